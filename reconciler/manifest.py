@@ -1,0 +1,212 @@
+"""Manifests → `DesiredState`: find the files, load them, check them, merge them.
+
+Each file is read with locations (`yamlload`), checked against the JSON Schema
+(`schema`), then checked for what the schema cannot say: dates, a key set
+declared twice (in one file or across files), RSA and oct keys or sig and enc
+keys in one key set, the same key twice, different tenants. Every error of
+every file is collected and raised together as one `ManifestError`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+from .errors import ManifestError
+from .model import (
+    KEYSET_PREFIX, DesiredKey, DesiredKeySet, DesiredState, Diagnostic, KeyKind, KeyType, KeyUse,
+    Location, SecretRef, Severity, keyset_id, strip_prefix,
+)
+from .schema import validate
+from .yamlload import Document, Path, load_document
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+_INVALID = object()  # a date that was reported as invalid
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    state: DesiredState
+    warnings: tuple[Diagnostic, ...] = ()
+
+
+def find_manifest_files(paths: Sequence[str]) -> list[str]:
+    """Files as given; a folder gives every *.yaml/*.yml below it (hidden ones skipped), sorted."""
+    found: list[str] = []
+    missing = []
+    for given in paths:
+        if os.path.isdir(given):
+            found.extend(_walk(given))
+        elif os.path.isfile(given):
+            found.append(given)
+        else:
+            missing.append(Diagnostic(Severity.ERROR, "no such file or folder", Location(given)))
+    if missing:
+        raise ManifestError(missing)
+    unique, seen = [], set()
+    for f in found:  # a file named twice (itself and through its folder) is read once, at its first mention
+        if os.path.realpath(f) not in seen:
+            seen.add(os.path.realpath(f))
+            unique.append(f)
+    if not unique:
+        where = ", ".join(paths) or "(no paths given)"
+        raise ManifestError.at(None, f"no manifest (*.yaml or *.yml) found in {where}")
+    return unique
+
+
+def _walk(folder: str) -> list[str]:
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        rel = os.path.relpath(root, folder)
+        parts = () if rel == os.curdir else tuple(rel.split(os.sep))
+        found += [parts + (f,) for f in files if f.lower().endswith(MANIFEST_SUFFIXES) and not f.startswith(".")]
+    return [os.path.join(folder, *parts) for parts in sorted(found)]
+
+
+def load_manifests(paths: Sequence[str]) -> LoadResult:
+    """Load, check and merge the manifests; raise `ManifestError` with every error found."""
+    files = find_manifest_files(paths)
+    merger = _Merger()
+    for path in files:
+        merger.add(path)
+    if merger.errors:
+        raise ManifestError(merger.errors)
+    state = DesiredState(tuple(merger.keysets), merger.tenant, tuple(files))
+    return LoadResult(state, tuple(merger.warnings))
+
+
+class _Merger:
+    """Accumulates key sets and diagnostics over files, in order."""
+
+    def __init__(self) -> None:
+        self.keysets: list[DesiredKeySet] = []
+        self.errors: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
+        self.tenant: str | None = None
+        self._tenant_at: Location | None = None
+        self._declared: dict[str, Location] = {}  # upper-case id → first declaration
+
+    def add(self, path: str) -> None:
+        doc, diagnostics = load_document(path)
+        if doc.data is not None:
+            problems = validate(doc)
+            diagnostics += [p.diagnostic for p in problems]
+            diagnostics += _FileChecker(doc, {p.path for p in problems}, self).run()
+        for d in sorted(diagnostics, key=lambda d: (d.location.line, d.location.column) if d.location else (0, 0)):
+            (self.errors if d.severity is Severity.ERROR else self.warnings).append(d)
+
+    def declare(self, keyset: DesiredKeySet) -> Diagnostic | None:
+        first = self._declared.get(keyset.id.upper())
+        if first is not None:
+            return _error(keyset.location, f"key set '{keyset.id}' is declared twice: also at {first}")
+        self._declared[keyset.id.upper()] = keyset.location
+        self.keysets.append(keyset)
+        return None
+
+    def guard_tenant(self, tenant: str, location: Location) -> Diagnostic | None:
+        if self.tenant is None:
+            self.tenant, self._tenant_at = tenant, location
+        elif tenant.lower() != self.tenant.lower():
+            return _error(location, f"tenant '{tenant}' differs from tenant '{self.tenant}' at {self._tenant_at}: "
+                                    "all manifests of one run must name the same tenant")
+        return None
+
+
+class _FileChecker:
+    """Builds one file's key sets from schema-valid parts and runs the semantic checks."""
+
+    def __init__(self, doc: Document, bad: set[Path], merger: _Merger):
+        self.doc, self.bad, self.merger = doc, bad, merger
+        self.out: list[Diagnostic] = []
+
+    def run(self) -> list[Diagnostic]:
+        data = self.doc.data
+        tenant = data.get("tenant")
+        if isinstance(tenant, str) and self._ok(("tenant",)):
+            self._emit(self.merger.guard_tenant(tenant, self.doc.at(("tenant",))))
+        keysets = data.get("keySets")
+        if keysets == []:
+            self.out.append(Diagnostic(Severity.WARNING, "this manifest declares no key sets", self.doc.at(("keySets",))))
+        for i, item in enumerate(keysets if isinstance(keysets, list) else []):
+            keyset = self._keyset(("keySets", i), item)
+            if keyset is not None:
+                self._emit(self.merger.declare(keyset))
+        return self.out
+
+    def _keyset(self, path: Path, item: Any) -> DesiredKeySet | None:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not self._ok(path + ("name",)):
+            return None
+        name = strip_prefix(item["name"])
+        if not name:
+            self._emit(_error(self.doc.at(path + ("name",)), f"key set name must not be just the {KEYSET_PREFIX} prefix"))
+            return None
+        listed = item.get("keys")
+        keys = [self._key(path + ("keys", j), k) for j, k in enumerate(listed if isinstance(listed, list) else [])]
+        keys = [k for k in keys if k is not None]
+        self._check_keys(keyset_id(name), keys)
+        return DesiredKeySet(name, tuple(keys), self.doc.at(path))
+
+    def _key(self, path: Path, item: Any) -> DesiredKey | None:
+        if not self._ok(path) or not isinstance(item, dict):
+            return None
+        kind = KeyKind(item["kind"])
+        nbf, exp = self._epoch(path + ("nbf",), item), self._epoch(path + ("exp",), item)
+        if nbf is _INVALID or exp is _INVALID:
+            return None
+        if nbf is not None and exp is not None and nbf >= exp:
+            exp_line = self.doc.at(path + ("exp",)).line
+            self._emit(_error(self.doc.at(path + ("nbf",)), f"'nbf' must be before 'exp' (line {exp_line})"))
+            return None
+        secret = None
+        if kind is KeyKind.SECRET:
+            (source, name), = item["value"].items()
+            secret = SecretRef(source, name, self.doc.at(path + ("value",)), os.path.dirname(self.doc.path))
+        kty = KeyType.OCT if kind is KeyKind.SECRET else KeyType(item["kty"])
+        return DesiredKey(kind, kty, KeyUse(item["use"]), nbf, exp, secret, self.doc.at(path))
+
+    def _epoch(self, path: Path, item: dict) -> Any:
+        """Epoch seconds, None when absent, _INVALID (reported) when not a real date."""
+        value = item.get(path[-1])
+        if value is None or isinstance(value, int):
+            return value
+        if isinstance(value, float):
+            return int(value)
+        try:
+            text = value.upper().replace(" ", "T").replace("Z", "+00:00")  # the schema checked the shape
+            return int(datetime.fromisoformat(text).timestamp())
+        except (ValueError, OverflowError, OSError):
+            self._emit(_error(self.doc.at(path), f"'{path[-1]}' is not a valid date-time (no such day or time)"))
+            return _INVALID
+
+    def _check_keys(self, kid: str, keys: list[DesiredKey]) -> None:
+        if not keys:
+            return
+        first = keys[0]
+        for attr, code in (("kty", "AADB2C95032"), ("use", "AADB2C95042")):
+            other = next((k for k in keys if getattr(k, attr) is not getattr(first, attr)), None)
+            if other is not None:
+                a, b = getattr(first, attr).value, getattr(other, attr).value
+                pair = " and ".join(sorted((a, b), key=lambda v: v not in ("RSA", "sig")))
+                self._emit(_error(other.location, f"B2C refuses to mix {pair} keys in one key set ({code}); "
+                                                  f"the first key, at line {first.location.line}, is {a}"))
+        seen: dict[tuple, DesiredKey] = {}
+        for key in keys:
+            earlier = seen.setdefault(key.identity, key)
+            if earlier is not key:
+                self._emit(_error(key.location, f"the same key (kty, use, nbf, exp) is declared twice in key set "
+                                                f"'{kid}': also at line {earlier.location.line}"))
+
+    def _ok(self, path: Path) -> bool:
+        """No schema problem at `path` or below it."""
+        return not any(p[: len(path)] == path for p in self.bad)
+
+    def _emit(self, diagnostic: Diagnostic | None) -> None:
+        if diagnostic is not None:
+            self.out.append(diagnostic)
+
+
+def _error(location: Location | None, message: str) -> Diagnostic:
+    return Diagnostic(Severity.ERROR, message, location)

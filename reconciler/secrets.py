@@ -1,0 +1,80 @@
+"""Resolving secret references (`{env: NAME}`, `{file: PATH}`) at apply time.
+
+No network, no Graph. `problem()` says whether a reference can be resolved now
+(validate reports it as a warning: pull-request checks run without secrets;
+apply reports it as an error before any Graph call). `resolve()` returns the
+value. No message here ever contains a secret value.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .errors import SecretError
+from .model import DesiredState, Diagnostic, SecretRef, Severity
+
+
+def problem(ref: SecretRef) -> str | None:
+    """None when `ref` can be resolved now, else why not."""
+    return _read(ref)[1]
+
+
+def resolve(ref: SecretRef) -> str:
+    """The secret value; `SecretError` at the reference's location when it cannot be read."""
+    value, message = _read(ref)
+    if message is not None:
+        raise SecretError(ref.location, message)
+    return value
+
+
+def missing_secret_diagnostics(state: DesiredState, severity: Severity) -> list[Diagnostic]:
+    """One located diagnostic per secret reference that cannot be resolved now."""
+    found = []
+    for keyset in state.keysets:
+        for key in keyset.keys:
+            message = problem(key.secret) if key.secret is not None else None
+            if message is not None:
+                found.append(Diagnostic(severity, message, key.secret.location))
+    return found
+
+
+def file_path(ref: SecretRef) -> str:
+    """Where a `file:` reference points: relative to the manifest's folder."""
+    return os.path.join(ref.base_dir, ref.name)
+
+
+def _read(ref: SecretRef) -> tuple[str, None] | tuple[None, str]:
+    if ref.source == "env":
+        return _read_env(ref.name)
+    if ref.source == "file":
+        return _read_file(file_path(ref))
+    return None, f"unknown secret source '{ref.source}' (use env or file)"
+
+
+def _read_env(name: str) -> tuple[str, None] | tuple[None, str]:
+    value = os.environ.get(name)
+    if value is None:
+        return None, f"environment variable {name} is not set"
+    if value == "":
+        return None, f"environment variable {name} is empty"
+    return value, None
+
+
+def _read_file(path: str) -> tuple[str, None] | tuple[None, str]:
+    if not os.path.exists(path):
+        return None, f"secret file {path} does not exist"
+    if os.path.isdir(path):
+        return None, f"secret file {path} is a folder"
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as e:
+        return None, f"secret file {path} cannot be read: {e.strerror or type(e).__name__}"
+    try:
+        value = raw.decode("utf-8-sig")  # a BOM (Windows editors) is not part of the secret
+    except UnicodeDecodeError:
+        return None, f"secret file {path} is not valid UTF-8"
+    value = value[:-2] if value.endswith("\r\n") else value[:-1] if value.endswith("\n") else value
+    if value == "":
+        return None, f"secret file {path} is empty"
+    return value, None

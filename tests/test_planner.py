@@ -1,0 +1,153 @@
+"""The planner as tables: desired + live + now -> the changes, unmanaged and warnings."""
+
+import pytest
+
+from reconciler.model import (
+    Action,
+    DesiredKey,
+    DesiredKeySet,
+    DesiredState,
+    KeyKind,
+    KeyType,
+    KeyUse,
+    LiveKey,
+    LiveKeySet,
+    LiveState,
+    Location,
+    SecretRef,
+)
+from reconciler.planner import SECRETS_NOT_COMPARED, plan
+
+NOW = 1_800_000_000
+DAY = 86_400
+LOC = Location("m.yaml", 1, 1)
+
+
+def gen(kty="RSA", use="sig", nbf=None, exp=None):
+    return DesiredKey(KeyKind.GENERATE, KeyType(kty), KeyUse(use), nbf, exp, location=LOC)
+
+
+def sec(use="sig", nbf=None, exp=None, env="S"):
+    return DesiredKey(KeyKind.SECRET, KeyType.OCT, KeyUse(use), nbf, exp, SecretRef("env", env, LOC), location=LOC)
+
+
+def live(kid, kty="RSA", use="sig", nbf=None, exp=None):
+    return LiveKey(kid, KeyType(kty), KeyUse(use), nbf, exp)
+
+
+def desired(**keysets):
+    return DesiredState(tuple(DesiredKeySet(name, tuple(keys), LOC) for name, keys in keysets.items()))
+
+
+def tenant(**keysets):
+    return LiveState(tuple(LiveKeySet("B2C_1A_" + name, tuple(keys)) for name, keys in keysets.items()))
+
+
+def summary(p):
+    return [(c.action, c.keyset_id, c.key.nbf if c.key else None) for c in p.changes]
+
+
+CASES = {
+    "empty tenant: create then add": (
+        desired(Sign=[gen()], Fb=[sec()]),
+        tenant(),
+        [
+            (Action.CREATE_KEYSET, "B2C_1A_Fb", None),
+            (Action.CREATE_KEYSET, "B2C_1A_Sign", None),
+            (Action.UPLOAD_SECRET, "B2C_1A_Fb", None),
+            (Action.GENERATE_KEY, "B2C_1A_Sign", None),
+        ],
+    ),
+    "all present: no changes": (
+        desired(Sign=[gen()], Fb=[sec(nbf=NOW - DAY, exp=NOW + DAY)]),
+        tenant(Sign=[live("k1")], Fb=[live("k2", "oct", nbf=NOW - DAY, exp=NOW + DAY)]),
+        [],
+    ),
+    "present key set, missing key: only the key": (
+        desired(Sign=[gen()]),
+        tenant(Sign=[]),
+        [(Action.GENERATE_KEY, "B2C_1A_Sign", None)],
+    ),
+    "dates must match: a live key with an exp does not match a key without": (
+        desired(Fb=[sec()]),
+        tenant(Fb=[live("k", "oct", exp=NOW + DAY)]),
+        [(Action.UPLOAD_SECRET, "B2C_1A_Fb", None)],
+    ),
+    "use must match": (
+        desired(Sign=[gen(use="enc")]),
+        tenant(Sign=[live("k", use="sig")]),
+        [(Action.GENERATE_KEY, "B2C_1A_Sign", None)],
+    ),
+    "keys added in ascending nbf, no nbf first": (
+        desired(Fb=[sec(nbf=NOW + 2 * DAY), sec(), sec(nbf=NOW + DAY)]),
+        tenant(Fb=[]),
+        [
+            (Action.UPLOAD_SECRET, "B2C_1A_Fb", None),
+            (Action.UPLOAD_SECRET, "B2C_1A_Fb", NOW + DAY),
+            (Action.UPLOAD_SECRET, "B2C_1A_Fb", NOW + 2 * DAY),
+        ],
+    ),
+    "one live key matches one desired key only": (
+        desired(Fb=[sec(env="A"), sec(env="B")]),
+        tenant(Fb=[live("k", "oct")]),
+        [(Action.UPLOAD_SECRET, "B2C_1A_Fb", None)],
+    ),
+    "expired desired key is skipped": (
+        desired(Fb=[sec(nbf=NOW - 2 * DAY, exp=NOW - DAY), sec(nbf=NOW, exp=NOW + DAY)]),
+        tenant(Fb=[]),
+        [(Action.UPLOAD_SECRET, "B2C_1A_Fb", NOW)],
+    ),
+    "kty matches case-insensitively via parsing (OCT from Graph)": (
+        desired(Fb=[sec()]),
+        LiveState((LiveKeySet("B2C_1A_Fb", (LiveKey("k", KeyType.parse("OCT"), KeyUse.SIG),)),)),
+        [],
+    ),
+    "key set ids compare case-insensitively; live id is used": (
+        desired(Sign=[gen()]),
+        LiveState((LiveKeySet("b2c_1a_sign", ()),)),
+        [(Action.GENERATE_KEY, "b2c_1a_sign", None)],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_plan_table(case):
+    want_desired, want_live, expected = CASES[case]
+    assert summary(plan(want_desired, want_live, NOW)) == expected
+
+
+def test_unmanaged_key_sets_and_keys_are_reported_not_changed():
+    p = plan(
+        desired(Sign=[gen()]),
+        tenant(Sign=[live("k1"), live("extra", nbf=NOW)], Legacy=[live("x")]),
+        NOW,
+    )
+    assert p.changes == ()
+    assert [(u.keyset_id, u.kid) for u in p.unmanaged] == [
+        ("B2C_1A_Sign", "extra"),
+        ("B2C_1A_Legacy", None),
+    ]
+
+
+def test_expired_key_gives_a_located_warning():
+    p = plan(desired(Fb=[sec(nbf=NOW - 2 * DAY, exp=NOW - DAY)]), tenant(), NOW)
+    assert [c.action for c in p.changes] == [Action.CREATE_KEYSET]
+    (warning,) = p.warnings
+    assert warning.location == LOC
+    assert "expired" in warning.message and "will not be uploaded" in warning.message
+
+
+def test_secret_note_appears_once_and_only_with_secrets():
+    assert plan(desired(A=[sec()], B=[sec(), sec(nbf=NOW)]), tenant(), NOW).notes == (SECRETS_NOT_COMPARED,)
+    assert plan(desired(A=[gen()]), tenant(), NOW).notes == ()
+
+
+def test_plan_is_pure_and_deterministic():
+    d, l = desired(B=[gen()], A=[sec()]), tenant(C=[live("k")])
+    assert plan(d, l, NOW) == plan(d, l, NOW)
+
+
+def test_plan_holds_references_not_values():
+    p = plan(desired(Fb=[sec(env="FACEBOOK_APP_SECRET")]), tenant(), NOW)
+    upload = p.changes[-1]
+    assert str(upload.key.secret) == "env:FACEBOOK_APP_SECRET"
