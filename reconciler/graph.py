@@ -1,0 +1,256 @@
+"""The Graph conversation for `/beta/trustFramework/keySets`.
+
+One `requests.Session`, a timeout on every call, the bearer token only ever sent
+to the Graph host, and Graph's errors turned into our own `GraphError` types
+carrying Graph's code, message and request-id. Answers are parsed once, here,
+into `LiveKeySet` / `LiveKey`, coping with the variants the service is known or
+suspected to produce (kty in any case, nbf/exp as strings, status absent).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Callable, Iterator
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from . import errors
+from .model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState, strip_prefix
+from .settings import check_url
+
+TIMEOUT = (10, 60)  # connect, read (seconds)
+MAX_ERROR_MESSAGE = 300
+SECRET_FIELDS = ("k", "d", "p", "q", "dp", "dq", "qi")
+
+# B2C codes with a meaning the client acts on (reference/graph-api.md §12)
+NOT_FOUND_CODES = {"AADB2C90073", "AADB2C95052"}
+CONFLICT_CODES = {"AADB2C95028"}
+THROTTLE_CODES = {"AADB2C95043"}
+
+
+class GraphClient:
+    """Thin verbs over Graph; `token` is a callable that returns a bearer token."""
+
+    def __init__(
+        self,
+        graph_url: str,
+        token: Callable[[], str],
+        *,
+        verify: str | bool = True,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = TIMEOUT,
+    ):
+        check_url(graph_url, "B2CKEYS_GRAPH_URL")
+        self.root = graph_url.rstrip("/") + "/beta"
+        self._origin = _origin(self.root)
+        self._token = token
+        self._timeout = timeout
+        self.session = session or requests.Session()
+        self.session.verify = verify
+        # Never forward our Authorization header through a redirect.
+        self.session.max_redirects = 0
+        self.request_count = 0
+
+    # -- verbs ---------------------------------------------------------------
+
+    def list_keysets(self) -> LiveState:
+        return LiveState(tuple(parse_keyset(item) for item in self._paged("/trustFramework/keySets")))
+
+    def get_keyset(self, keyset_id: str) -> LiveKeySet | None:
+        try:
+            return parse_keyset(self._call("GET", _keyset_path(keyset_id)).json())
+        except errors.GraphNotFound:
+            return None
+
+    def create_keyset(self, name: str) -> str:
+        """Creates key set `name` (prefix stripped first) and returns the id the service chose."""
+        response = self._call("POST", "/trustFramework/keySets", body={"id": strip_prefix(name)})
+        return _created_id(response)
+
+    def delete_keyset(self, keyset_id: str) -> None:
+        self._call("DELETE", _keyset_path(keyset_id))
+
+    def generate_key(self, keyset_id: str, *, kty: KeyType, use: KeyUse,
+                     nbf: int | None = None, exp: int | None = None) -> LiveKey:
+        body = _dated({"use": use.value, "kty": kty.value}, nbf, exp)
+        return parse_key(self._call("POST", _keyset_path(keyset_id) + "/generateKey", body=body).json())
+
+    def upload_secret(self, keyset_id: str, *, value: str, use: KeyUse,
+                      nbf: int | None = None, exp: int | None = None) -> LiveKey:
+        body = _dated({"use": use.value, "k": value}, nbf, exp)
+        try:
+            response = self._call("POST", _keyset_path(keyset_id) + "/uploadSecret", body=body)
+        except errors.GraphError as e:
+            raise _without(e, value) from None
+        return parse_key(response.json())
+
+    def get_active_key(self, keyset_id: str) -> LiveKey | None:
+        try:
+            return parse_key(self._call("GET", _keyset_path(keyset_id) + "/getActiveKey").json())
+        except errors.GraphNotFound:
+            raise
+        except errors.GraphError as e:
+            if e.status is not None and 400 <= e.status < 500 and e.status not in (401, 403, 429):
+                return None  # the service says "no active key" with some 4xx (unknown which)
+            raise
+
+    # -- transport -----------------------------------------------------------
+
+    def _paged(self, path: str) -> Iterator[dict]:
+        url: str | None = self.root + path
+        while url:
+            if _origin(url) != self._origin:
+                raise errors.GraphError(
+                    f"Graph sent a next page on another host ({_origin(url)}); refused",
+                    method="GET", path=path,
+                )
+            page = self._call("GET", url).json()
+            yield from page.get("value") or ()
+            url = page.get("@odata.nextLink")
+
+    def _call(self, method: str, path_or_url: str, *, body: dict | None = None) -> requests.Response:
+        url = path_or_url if "://" in path_or_url else self.root + path_or_url
+        shown = _shown_path(url, self.root)
+        headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body)
+        self.request_count += 1
+        try:
+            response = self.session.request(
+                method, url, headers=headers, data=data, timeout=self._timeout, allow_redirects=False
+            )
+        except requests.exceptions.SSLError as e:
+            raise errors.GraphUnreachable(
+                f"TLS verification failed for {self._origin}; set B2CKEYS_CA_BUNDLE if it uses a private CA ({_first_line(e)})",
+                method=method, path=shown,
+            ) from None
+        except requests.RequestException as e:
+            raise errors.GraphUnreachable(
+                f"cannot reach {self._origin}: {_first_line(e)}", method=method, path=shown
+            ) from None
+        if response.status_code >= 300:
+            raise error_from_response(response, method, shown)
+        return response
+
+
+def error_from_response(response: requests.Response, method: str, path: str) -> errors.GraphError:
+    status = response.status_code
+    code, message, request_id = _parse_error_body(response)
+    request_id = request_id or response.headers.get("request-id")
+    if 300 <= status < 400:
+        message = f"unexpected redirect to {response.headers.get('Location', '?')}; not followed"
+    kind = errors.GraphError
+    if status == 404 or code in NOT_FOUND_CODES:
+        kind = errors.GraphNotFound
+    elif status == 409 or code in CONFLICT_CODES:
+        kind = errors.GraphConflict
+    elif status == 429 or code in THROTTLE_CODES:
+        kind = errors.GraphThrottled
+    elif status in (401, 403):
+        kind = errors.GraphAuthError
+        if status == 403:
+            message += " (the app needs the Graph application permission TrustFrameworkKeySet.ReadWrite.All, or .Read.All to plan, with admin consent)"
+    elif status >= 500:
+        kind = errors.GraphServerError
+    return kind(message, status=status, code=code, request_id=request_id, method=method, path=path)
+
+
+def _parse_error_body(response: requests.Response) -> tuple[str | None, str, str | None]:
+    try:
+        error = response.json().get("error") or {}
+    except ValueError:
+        text = response.text.strip().replace("\n", " ")
+        return None, (text[:MAX_ERROR_MESSAGE] or response.reason or "no message"), None
+    if not isinstance(error, dict):
+        return None, str(error)[:MAX_ERROR_MESSAGE], None
+    inner = error.get("innerError") or error.get("innererror") or {}
+    request_id = inner.get("request-id") if isinstance(inner, dict) else None
+    message = str(error.get("message") or response.reason or "no message")[:MAX_ERROR_MESSAGE]
+    return error.get("code"), message, request_id
+
+
+def parse_keyset(data: dict) -> LiveKeySet:
+    return LiveKeySet(id=str(data["id"]), keys=tuple(parse_key(k) for k in data.get("keys") or ()))
+
+
+def parse_key(data: dict) -> LiveKey:
+    """A JWK from Graph → LiveKey. Secret fields are never kept, whatever Graph sends."""
+    use_text = str(data.get("use") or "").lower()
+    use: KeyUse | str = KeyUse(use_text) if use_text in ("sig", "enc") else use_text
+    return LiveKey(
+        kid=str(data.get("kid") or ""),
+        kty=KeyType.parse(str(data.get("kty") or "")),
+        use=use,
+        nbf=_epoch(data.get("nbf")),
+        exp=_epoch(data.get("exp")),
+        status=data.get("status") or None,
+        x5t=data.get("x5t") or None,
+    )
+
+
+def _epoch(value) -> int | None:
+    """Graph sends NumericDate as a number or, in some answers, a string."""
+    if value is None or value == "":
+        return None
+    return int(value)
+
+
+def _dated(body: dict, nbf: int | None, exp: int | None) -> dict:
+    if nbf is not None:
+        body["nbf"] = nbf
+    if exp is not None:
+        body["exp"] = exp
+    return body
+
+
+def _keyset_path(keyset_id: str) -> str:
+    return "/trustFramework/keySets/" + quote(keyset_id, safe="")
+
+
+def _created_id(response: requests.Response) -> str:
+    try:
+        created = response.json().get("id")
+    except ValueError:
+        created = None
+    if created:
+        return str(created)
+    location = response.headers.get("Location", "")
+    # "/trustFramework/keySets('B2C_1A_keyset1')" or ".../keySets/B2C_1A_keyset1"
+    tail = location.rstrip("/").rsplit("/", 1)[-1]
+    if "('" in tail:
+        tail = tail.split("('", 1)[1].rstrip("')")
+    if not tail:
+        raise errors.GraphError("the create answer named no key set id", status=response.status_code,
+                                method="POST", path="/trustFramework/keySets")
+    return tail
+
+
+def _without(error: errors.GraphError, secret: str) -> errors.GraphError:
+    """The same error with `secret` removed from Graph's message, should Graph echo it."""
+    if secret and secret in error.graph_message:
+        return type(error)(
+            error.graph_message.replace(secret, "[redacted]"),
+            status=error.status, code=error.code, request_id=error.request_id,
+            method=error.method, path=error.path,
+        )
+    return error
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _shown_path(url: str, root: str) -> str:
+    path = url[len(root):] if url.startswith(root) else urlsplit(url).path
+    return path.split("?", 1)[0] or "/"
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e) or type(e).__name__
+    return text.splitlines()[0][:MAX_ERROR_MESSAGE]
+
+
