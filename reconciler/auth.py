@@ -56,6 +56,8 @@ class TokenProvider:
         if self._app is None:
             import msal
 
+            from .transport import Session
+
             s = self._settings
             host = urlsplit(s.authority_host).hostname or ""
             try:
@@ -64,8 +66,7 @@ class TokenProvider:
                     client_credential=self._secret,
                     authority=s.authority,
                     instance_discovery=host in MICROSOFT_LOGIN_HOSTS,
-                    verify=s.verify,
-                    timeout=LOGIN_TIMEOUT_SECONDS,
+                    http_client=Session(verify=s.verify, timeout=LOGIN_TIMEOUT_SECONDS),
                 )
             except Exception as e:  # msal raises ValueError or requests errors here
                 raise AuthError(self._explain_exception(e)) from None

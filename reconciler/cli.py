@@ -53,7 +53,7 @@ def cmd_validate(args, ctx: Context) -> int:
     from .secrets import missing_secret_diagnostics
 
     state = _load(args.paths, ctx)
-    _show_diagnostics(missing_secret_diagnostics(state, Severity.WARNING), ctx)
+    _show_diagnostics(missing_secret_diagnostics(state, Severity.WARNING, ctx.environ), ctx)
     keys = sum(len(k.keys) for k in state.keysets)
     ctx.out(
         f"Valid: {_plural(len(state.sources), 'manifest')}, "
@@ -77,10 +77,10 @@ def cmd_apply(args, ctx: Context) -> int:
     from . import applier
     from .model import Severity
     from .render import render_outcome, render_plan_text, render_report
-    from .secrets import missing_secret_diagnostics
+    from .secrets import missing_secret_diagnostics, resolve
 
     state = _load(args.paths, ctx)
-    missing = missing_secret_diagnostics(state, Severity.ERROR)
+    missing = missing_secret_diagnostics(state, Severity.ERROR, ctx.environ)
     if missing:
         raise ManifestError(missing)  # before any call to Graph
     client, plan = _plan(state, ctx, return_client=True)
@@ -91,7 +91,10 @@ def cmd_apply(args, ctx: Context) -> int:
     ctx.out(render_plan_text(plan, color=color))
     _approve(args, ctx)
     report = applier.apply(
-        plan, client, on_outcome=lambda o: ctx.out(render_outcome(o, color=color))
+        plan,
+        client,
+        resolve=lambda ref: resolve(ref, ctx.environ),
+        on_outcome=lambda o: ctx.out(render_outcome(o, color=color)),
     )
     ctx.out("")
     text = render_report(report, color=ctx.color(ctx.stdout if report.ok else ctx.stderr))

@@ -18,8 +18,8 @@ import requests
 from . import errors
 from .model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState, strip_prefix
 from .settings import check_url
+from .transport import DEFAULT_TIMEOUT, Session
 
-TIMEOUT = (10, 60)  # connect, read (seconds)
 MAX_ERROR_MESSAGE = 300
 SECRET_FIELDS = ("k", "d", "p", "q", "dp", "dq", "qi")
 
@@ -38,18 +38,13 @@ class GraphClient:
         token: Callable[[], str],
         *,
         verify: str | bool = True,
-        session: requests.Session | None = None,
-        timeout: tuple[float, float] = TIMEOUT,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     ):
         check_url(graph_url, "B2CKEYS_GRAPH_URL")
         self.root = graph_url.rstrip("/") + "/beta"
         self._origin = _origin(self.root)
         self._token = token
-        self._timeout = timeout
-        self.session = session or requests.Session()
-        self.session.verify = verify
-        # Never forward our Authorization header through a redirect.
-        self.session.max_redirects = 0
+        self.session = Session(verify=verify, timeout=timeout)
         self.request_count = 0
 
     # -- verbs ---------------------------------------------------------------
@@ -119,9 +114,8 @@ class GraphClient:
             data = json.dumps(body)
         self.request_count += 1
         try:
-            response = self.session.request(
-                method, url, headers=headers, data=data, timeout=self._timeout, allow_redirects=False
-            )
+            # A redirect is never followed: it would carry the token to another host.
+            response = self.session.request(method, url, headers=headers, data=data, allow_redirects=False)
         except requests.exceptions.SSLError as e:
             raise errors.GraphUnreachable(
                 f"TLS verification failed for {self._origin}; set B2CKEYS_CA_BUNDLE if it uses a private CA ({_first_line(e)})",

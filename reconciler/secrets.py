@@ -9,30 +9,33 @@ value. No message here ever contains a secret value.
 from __future__ import annotations
 
 import os
+from typing import Mapping
 
 from .errors import SecretError
 from .model import DesiredState, Diagnostic, SecretRef, Severity
 
 
-def problem(ref: SecretRef) -> str | None:
+def problem(ref: SecretRef, environ: Mapping[str, str] = os.environ) -> str | None:
     """None when `ref` can be resolved now, else why not."""
-    return _read(ref)[1]
+    return _read(ref, environ)[1]
 
 
-def resolve(ref: SecretRef) -> str:
+def resolve(ref: SecretRef, environ: Mapping[str, str] = os.environ) -> str:
     """The secret value; `SecretError` at the reference's location when it cannot be read."""
-    value, message = _read(ref)
+    value, message = _read(ref, environ)
     if message is not None:
         raise SecretError(ref.location, message)
     return value
 
 
-def missing_secret_diagnostics(state: DesiredState, severity: Severity) -> list[Diagnostic]:
+def missing_secret_diagnostics(
+    state: DesiredState, severity: Severity, environ: Mapping[str, str] = os.environ
+) -> list[Diagnostic]:
     """One located diagnostic per secret reference that cannot be resolved now."""
     found = []
     for keyset in state.keysets:
         for key in keyset.keys:
-            message = problem(key.secret) if key.secret is not None else None
+            message = problem(key.secret, environ) if key.secret is not None else None
             if message is not None:
                 found.append(Diagnostic(severity, message, key.secret.location))
     return found
@@ -43,16 +46,16 @@ def file_path(ref: SecretRef) -> str:
     return os.path.join(ref.base_dir, ref.name)
 
 
-def _read(ref: SecretRef) -> tuple[str, None] | tuple[None, str]:
+def _read(ref: SecretRef, environ: Mapping[str, str]) -> tuple[str, None] | tuple[None, str]:
     if ref.source == "env":
-        return _read_env(ref.name)
+        return _read_env(ref.name, environ)
     if ref.source == "file":
         return _read_file(file_path(ref))
     return None, f"unknown secret source '{ref.source}' (use env or file)"
 
 
-def _read_env(name: str) -> tuple[str, None] | tuple[None, str]:
-    value = os.environ.get(name)
+def _read_env(name: str, environ: Mapping[str, str]) -> tuple[str, None] | tuple[None, str]:
+    value = environ.get(name)
     if value is None:
         return None, f"environment variable {name} is not set"
     if value == "":

@@ -1,0 +1,17 @@
+"""A local, strict emulator of Microsoft Graph beta ``/trustFramework/keySets`` and of
+the Entra ID token service, over HTTPS on loopback (see ``ASSUMPTIONS.md``).
+
+    with Emulator() as emu:
+        requests.get(emu.url + "/beta/trustFramework/keySets", verify=emu.ca_path, ...)
+
+A separate layer: imports nothing from the rest of ``reconciler``.
+"""
+
+from .cli import serve_forever
+from .config import DEFAULT_ROLES, READ_ROLE, WRITE_ROLE, Settings
+from .pipeline import Context, Pipeline, Request, Response
+from .server import DEFAULT_TENANT_DOMAIN, Emulator
+from .store import pick_active
+
+__all__ = ["Emulator", "serve_forever", "DEFAULT_ROLES", "DEFAULT_TENANT_DOMAIN", "READ_ROLE",
+           "WRITE_ROLE", "Settings", "Context", "Pipeline", "Request", "Response", "pick_active"]

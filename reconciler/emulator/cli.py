@@ -1,0 +1,55 @@
+"""Run the emulator in the foreground (``b2ckeys emulator``, ``python -m reconciler.emulator``)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import Any, Optional, Sequence, TextIO
+
+from .config import DEFAULT_ROLES
+from .server import DEFAULT_TENANT_DOMAIN, Emulator
+
+
+def serve_forever(host: str = "127.0.0.1", port: int = 0, *, env_file: Optional[str] = None,
+                  tenant_domain: str = DEFAULT_TENANT_DOMAIN, page_size: int = 2,
+                  roles: Sequence[str] = DEFAULT_ROLES, out: TextIO = sys.stdout,
+                  log_stream: Optional[TextIO] = sys.stderr,
+                  stop_event: Optional[threading.Event] = None) -> int:
+    """Start, write ``env_file`` (atomically) if given, print the same KEY=VALUE lines
+    to ``out``, serve until SIGINT/SIGTERM (or ``stop_event``), stop cleanly, return 0."""
+    stop = stop_event or threading.Event()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda *_: stop.set())
+    try:
+        with Emulator(host, port, tenant_domain=tenant_domain, roles=tuple(roles),
+                      page_size=page_size, log_stream=log_stream) as emu:
+            if env_file:
+                emu.write_env_file(env_file)
+            out.writelines(f"{key}={value}\n" for key, value in emu.env.items())
+            out.flush()
+            while not stop.wait(0.2):
+                pass
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reconciler.emulator",
+                                     description="Local Graph keySets + token service emulator.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--env-file")
+    parser.add_argument("--tenant-domain", default=DEFAULT_TENANT_DOMAIN)
+    parser.add_argument("--page-size", type=int, default=2)
+    parser.add_argument("--roles", default=",".join(DEFAULT_ROLES),
+                        help="comma-separated roles put in issued tokens")
+    args = parser.parse_args(argv)
+    return serve_forever(args.host, args.port, env_file=args.env_file,
+                         tenant_domain=args.tenant_domain, page_size=args.page_size,
+                         roles=[r for r in args.roles.split(",") if r])

@@ -1,0 +1,235 @@
+"""The command line end to end against the emulator, over HTTPS, through the
+real requests + msal code. `main(argv, environ)` runs in-process; a few tests
+run the installed module in a subprocess, as a shell user would."""
+
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli import main
+from reconciler.emulator import Emulator
+from reconciler.transport import Session
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTER = str(ROOT / "examples" / "starter-pack.yaml")
+CANARY = "CANARY-fb-secret-93c1d7"
+
+
+@pytest.fixture
+def env(emu):
+    """A clean environment pointing at the (reset) emulator, with the Facebook secret set."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "B2CKEYS_"))}
+    environ.pop("NO_COLOR", None)
+    environ.update(emu.env)
+    environ["FACEBOOK_APP_SECRET"] = CANARY
+    return environ
+
+
+def run(capsys, argv, environ):
+    code = main(argv, environ=environ)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def writes(emu):
+    return [r for r in emu.requests() if r["method"] != "GET" and "/beta/" in r["path"]]
+
+
+def graph_calls(emu):
+    return [r for r in emu.requests() if "/beta/" in r["path"]]
+
+
+def keys_in(emu):
+    return {ks["id"]: len(ks["keys"]) for ks in emu.state()["keySets"]}
+
+
+def test_plan_apply_plan_converges_and_second_apply_adds_nothing(emu, env, capsys):
+    code, out, _ = run(capsys, ["plan", "--detailed-exitcode", STARTER], env)
+    assert code == 2
+    assert "Plan: 3 key sets to create, 3 keys to add." in out
+
+    code, out, err = run(capsys, ["apply", "--auto-approve", STARTER], env)
+    assert code == 0, err
+    assert "Apply complete: 3 key sets created, 3 keys added." in out
+    assert keys_in(emu) == {
+        "B2C_1A_TokenSigningKeyContainer": 1,
+        "B2C_1A_TokenEncryptionKeyContainer": 1,
+        "B2C_1A_FacebookSecret": 1,
+    }
+
+    code, out, _ = run(capsys, ["plan", "--detailed-exitcode", STARTER], env)
+    assert code == 0
+    assert "No changes." in out
+
+    before = len(writes(emu))
+    code, out, _ = run(capsys, ["apply", "--auto-approve", STARTER], env)
+    assert code == 0 and "No changes." in out
+    assert len(writes(emu)) == before
+    assert sum(keys_in(emu).values()) == 3
+
+
+def test_apply_uploads_the_referenced_secret(emu, env, capsys):
+    import hashlib
+
+    assert run(capsys, ["apply", "--auto-approve", STARTER], env)[0] == 0
+    (fb,) = [ks for ks in emu.state()["keySets"] if ks["id"] == "B2C_1A_FacebookSecret"]
+    assert fb["keys"][0]["secretSha256"] == hashlib.sha256(CANARY.encode()).hexdigest()
+
+
+def test_apply_without_approval_and_without_terminal_refuses(emu, env, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("yes\n"))  # not a terminal
+    code, out, err = run(capsys, ["apply", STARTER], env)
+    assert code == 1
+    assert "--auto-approve" in err and "nothing was changed" in err
+    assert writes(emu) == []
+
+
+def test_missing_secret_fails_before_any_graph_call(emu, env, capsys):
+    del env["FACEBOOK_APP_SECRET"]
+    code, out, err = run(capsys, ["apply", "--auto-approve", STARTER], env)
+    assert code == 1
+    assert "starter-pack.yaml:" in err and "FACEBOOK_APP_SECRET" in err
+    assert graph_calls(emu) == []
+
+
+def test_missing_secret_is_only_a_warning_in_validate(env, capsys):
+    del env["FACEBOOK_APP_SECRET"]
+    code, out, err = run(capsys, ["validate", STARTER], env)
+    assert code == 0
+    assert "warning:" in err and "FACEBOOK_APP_SECRET" in err
+    assert "Valid: 1 manifest, 3 key sets, 3 keys." in out
+
+
+def test_validate_reports_every_error_located_without_traceback(tmp_path, env, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "version: 1\nkeySets:\n  - name: A\n    keys:\n      - kind: generate\n        kty: RSA\n"
+        "        use: sig\n        nbf: 2027-01-01T00:00:00Z\n        exp: 2026-01-01T00:00:00Z\n"
+        "  - name: A\n    keys:\n      - kind: secret\n        use: sig\n        value: hunter2-literal\n"
+    )
+    code, out, err = run(capsys, ["validate", str(bad)], env)
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) >= 3
+    assert all(line.startswith(f"{bad}:") for line in lines), lines
+    assert "Traceback" not in err and "hunter2-literal" not in err + out
+
+
+def test_failure_mid_apply_reports_and_rerun_converges(emu, env, capsys, tmp_path):
+    # Out of band, key set B2C_1A_B already holds an oct key: B2C refuses an RSA key there.
+    session = Session(verify=emu.ca_path)
+    headers = {"Authorization": f"Bearer {emu.make_token()}"}
+    base = emu.url + "/beta/trustFramework/keySets"
+    session.post(base, json={"id": "B"}, headers=headers).raise_for_status()
+    session.post(base + "/B2C_1A_B/uploadSecret", json={"use": "sig", "k": "x" * 16},
+                 headers=headers).raise_for_status()
+
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        "version: 1\nkeySets:\n"
+        "  - name: A\n    keys:\n      - {kind: generate, kty: RSA, use: sig}\n"
+        "  - name: B\n    keys:\n      - {kind: generate, kty: RSA, use: sig}\n"
+        "  - name: C\n    keys:\n      - {kind: generate, kty: RSA, use: enc}\n"
+    )
+    code, out, err = run(capsys, ["apply", "--auto-approve", str(manifest)], env)
+    assert code == 1
+    assert "Apply failed: 3 of 5 changes done" in err
+    assert "AADB2C95032" in err and "request-id" in err
+    assert "Not attempted:\n  + key in B2C_1A_C: generate RSA enc key" in err
+
+    code, out, _ = run(capsys, ["plan", str(manifest)], env)
+    assert "Plan: 0 key sets to create, 2 keys to add." in out
+    assert "+ key in B2C_1A_B" in out and "+ key in B2C_1A_C" in out
+    assert "+ key in B2C_1A_A" not in out
+
+
+def test_wrong_client_secret_is_one_clear_line(emu, env, capsys):
+    env["AZURE_CLIENT_SECRET"] = "CANARY-wrong-client-secret"
+    code, out, err = run(capsys, ["plan", STARTER], env)
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("error: sign-in to ")
+    assert "AZURE_CLIENT_SECRET" in err
+    assert "CANARY-wrong-client-secret" not in out + err
+    assert graph_calls(emu) == []
+
+
+def test_missing_tenant_settings_are_reported(env, capsys):
+    del env["AZURE_TENANT_ID"]
+    code, _, err = run(capsys, ["plan", STARTER], env)
+    assert code == 1 and "AZURE_TENANT_ID" in err and "Traceback" not in err
+
+
+def test_plain_http_graph_refused_off_loopback(env, capsys):
+    env["B2CKEYS_GRAPH_URL"] = "http://graph.example.com"
+    code, _, err = run(capsys, ["plan", STARTER], env)
+    assert code == 1 and "plain http is refused" in err
+
+
+def test_no_colour_when_piped_or_no_color(emu, env, capsys):
+    code, out, _ = run(capsys, ["plan", STARTER], env)
+    assert "\033[" not in out
+
+
+def test_canary_secret_never_printed_nor_logged(env, capsys, tmp_path):
+    log = io.StringIO()
+    with Emulator(log_stream=log) as own:
+        env.update(own.env)
+        outputs = []
+        for argv in (["validate", STARTER], ["plan", STARTER], ["apply", "--auto-approve", STARTER],
+                     ["plan", STARTER]):
+            code, out, err = run(capsys, argv, env)
+            assert code == 0, err
+            outputs.append(out + err)
+    everything = "".join(outputs) + log.getvalue()
+    assert log.getvalue()  # the emulator did log requests
+    assert CANARY not in everything
+    assert env["AZURE_CLIENT_SECRET"] not in everything
+
+
+def test_demo_runs_the_whole_cycle_without_showing_the_secret(env, capsys):
+    code, out, err = run(capsys, ["demo"], env)
+    assert code == 0, err
+    assert out.count("$ b2ckeys ") == 4
+    assert "Apply complete: 3 key sets created, 3 keys added." in out
+    assert "No changes." in out
+    assert CANARY not in out + err
+
+
+def test_help_lists_every_command():
+    result = subprocess.run([sys.executable, "-m", "reconciler", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for command in ("validate", "plan", "apply", "emulator", "demo"):
+        assert command in result.stdout
+
+
+def test_emulator_command_env_file_drives_plan_and_apply_from_a_shell(tmp_path):
+    env_file = tmp_path / "emulator.env"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "B2CKEYS_"))}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "emulator", "--env-file", str(env_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=clean,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not env_file.exists():
+            assert time.monotonic() < deadline, "the emulator wrote no env file"
+            assert server.poll() is None, "the emulator exited"
+            time.sleep(0.05)
+        script = (
+            f"set -a; . {env_file}; set +a; export FACEBOOK_APP_SECRET=s3cret-value; "
+            f"{sys.executable} -m reconciler apply --auto-approve {ROOT / 'manifests'} && "
+            f"{sys.executable} -m reconciler plan --detailed-exitcode {ROOT / 'manifests'}"
+        )
+        result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=clean, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert "Apply complete: 3 key sets created, 3 keys added." in result.stdout
+        assert "No changes." in result.stdout
+    finally:
+        server.terminate()
+        assert server.wait(timeout=10) == 0
+
