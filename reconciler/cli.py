@@ -90,6 +90,7 @@ def cmd_apply(args, ctx: Context) -> int:
         return EXIT_OK
     ctx.out(render_plan_text(plan, color=color))
     _approve(args, ctx)
+    ctx.out("")
     report = applier.apply(
         plan,
         client,
@@ -287,6 +288,10 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     except KeyboardInterrupt:
         ctx.err("interrupted")
         return 130
+    except BrokenPipeError:  # the reader went away (| head): stop quietly, as other tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

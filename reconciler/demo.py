@@ -17,9 +17,12 @@ STARTER_PACK = "starter-pack.yaml"
 
 
 def starter_pack_path() -> str:
-    path = str(resources.files("reconciler") / "data" / STARTER_PACK)
-    relative = os.path.relpath(path)
-    return relative if not relative.startswith("..") else path
+    """examples/starter-pack.yaml when run from a clone, else the installed copy."""
+    installed = str(resources.files("reconciler") / "data" / STARTER_PACK)
+    in_clone = os.path.join("examples", STARTER_PACK)
+    if os.path.isfile(in_clone) and os.path.samefile(in_clone, installed):
+        return in_clone
+    return installed
 
 
 def run_demo(ctx, main) -> int:

@@ -233,3 +233,28 @@ def test_emulator_command_env_file_drives_plan_and_apply_from_a_shell(tmp_path):
         server.terminate()
         assert server.wait(timeout=10) == 0
 
+
+
+@pytest.mark.parametrize("answer, applied", [("yes", True), ("no", False)])
+def test_apply_on_a_terminal_asks_for_yes(emu, env, answer, applied):
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "apply", STARTER],
+            stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        os.write(controller, f"{answer}\n".encode())
+        out, err = process.communicate(timeout=60)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert "Make these changes? Only 'yes' is accepted:" in out
+    if applied:
+        assert process.returncode == 0, err
+        assert "Apply complete: 3 key sets created, 3 keys added." in out
+    else:
+        assert process.returncode == 1
+        assert "apply cancelled; nothing was changed" in err
+        assert writes(emu) == []
