@@ -115,6 +115,7 @@ def cmd_emulator(args, ctx: Context) -> int:
         env_file=args.env_file,
         tenant_domain=args.tenant_domain,
         page_size=args.page_size,
+        roles=[role for role in args.roles.split(",") if role],
         out=ctx.stdout,
         log_stream=ctx.stderr,
     )
@@ -261,6 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--page-size", type=int, default=2, help="key sets per page of the list answer (default 2)"
+    )
+    p.add_argument(
+        "--roles",
+        default="TrustFrameworkKeySet.ReadWrite.All",
+        metavar="ROLE,...",
+        help="the roles its access tokens carry (default TrustFrameworkKeySet.ReadWrite.All; "
+        "TrustFrameworkKeySet.Read.All to try a read-only app)",
     )
     p.set_defaults(handler=cmd_emulator)
 

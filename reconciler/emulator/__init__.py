@@ -7,7 +7,7 @@ the Entra ID token service, over HTTPS on loopback (see ``ASSUMPTIONS.md``).
 A separate layer: imports nothing from the rest of ``reconciler``.
 """
 
-from .cli import serve_forever
+from .foreground import serve_forever
 from .config import DEFAULT_ROLES, READ_ROLE, WRITE_ROLE, Settings
 from .pipeline import Context, Pipeline, Request, Response
 from .server import DEFAULT_TENANT_DOMAIN, Emulator

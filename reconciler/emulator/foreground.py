@@ -1,8 +1,7 @@
-"""Run the emulator in the foreground (``b2ckeys emulator``, ``python -m reconciler.emulator``)."""
+"""Run the emulator in the foreground (`b2ckeys emulator`)."""
 
 from __future__ import annotations
 
-import argparse
 import signal
 import sys
 import threading
@@ -38,18 +37,3 @@ def serve_forever(host: str = "127.0.0.1", port: int = 0, *, env_file: Optional[
             signal.signal(signum, handler)
     return 0
 
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reconciler.emulator",
-                                     description="Local Graph keySets + token service emulator.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--env-file")
-    parser.add_argument("--tenant-domain", default=DEFAULT_TENANT_DOMAIN)
-    parser.add_argument("--page-size", type=int, default=2)
-    parser.add_argument("--roles", default=",".join(DEFAULT_ROLES),
-                        help="comma-separated roles put in issued tokens")
-    args = parser.parse_args(argv)
-    return serve_forever(args.host, args.port, env_file=args.env_file,
-                         tenant_domain=args.tenant_domain, page_size=args.page_size,
-                         roles=[r for r in args.roles.split(",") if r])
