@@ -66,7 +66,7 @@ def cmd_plan(args, ctx: Context) -> int:
     from .render import render_plan_text
 
     state = _load(args.paths, ctx)
-    plan = _plan(state, ctx)
+    plan = _plan(state, _connect(ctx))
     ctx.out(render_plan_text(plan, color=ctx.color(ctx.stdout)))
     if args.detailed_exitcode and not plan.is_empty:
         return EXIT_CHANGES
@@ -83,12 +83,12 @@ def cmd_apply(args, ctx: Context) -> int:
     missing = missing_secret_diagnostics(state, Severity.ERROR, ctx.environ)
     if missing:
         raise ManifestError(missing)  # before any call to Graph
-    client, plan = _plan(state, ctx, return_client=True)
+    client = _connect(ctx)
+    plan = _plan(state, client)
     color = ctx.color(ctx.stdout)
-    if plan.is_empty:
-        ctx.out(render_plan_text(plan, color=color))
-        return EXIT_OK
     ctx.out(render_plan_text(plan, color=color))
+    if plan.is_empty:
+        return EXIT_OK
     _approve(args, ctx)
     ctx.out("")
     report = applier.apply(
@@ -138,17 +138,20 @@ def _load(paths: list[str], ctx: Context):
     return result.state
 
 
-def _plan(state, ctx: Context, *, return_client: bool = False):
+def _connect(ctx: Context):
+    """A Graph client signed in as the environment says (the token is fetched on first use)."""
     from .auth import TokenProvider
     from .graph import GraphClient
-    from .planner import plan
     from .settings import from_environment
 
     settings = from_environment(ctx.environ)
-    client = GraphClient(settings.graph_url, TokenProvider(settings, ctx.environ), verify=settings.verify)
-    live = client.list_keysets()
-    result = plan(state, live, now=int(time.time()))
-    return (client, result) if return_client else result
+    return GraphClient(settings.graph_url, TokenProvider(settings, ctx.environ), verify=settings.verify)
+
+
+def _plan(state, client):
+    from .planner import plan
+
+    return plan(state, client.list_keysets(), now=int(time.time()))
 
 
 def _approve(args, ctx: Context) -> None:
