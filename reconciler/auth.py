@@ -9,6 +9,7 @@ message ever holds it.
 from __future__ import annotations
 
 import re
+import threading
 from typing import Mapping
 from urllib.parse import urlsplit
 
@@ -47,7 +48,7 @@ class TokenProvider:
                 f"AZURE_CLIENT_ID={settings.client_id}"
             )
         self._app = None
-        self.claims: dict = {}
+        self._lock = threading.Lock()  # apply's workers share one provider: one sign-in
 
     def __repr__(self) -> str:
         return f"TokenProvider(client_id={self._settings.client_id!r}, tenant={self._settings.tenant_id!r})"
@@ -73,6 +74,10 @@ class TokenProvider:
         return self._app
 
     def token(self) -> str:
+        with self._lock:
+            return self._token()
+
+    def _token(self) -> str:
         app = self._application()
         try:
             result = app.acquire_token_for_client(scopes=[self._settings.graph_scope])

@@ -83,7 +83,7 @@ def cmd_apply(args, ctx: Context) -> int:
     missing = missing_secret_diagnostics(state, Severity.ERROR, ctx.environ)
     if missing:
         raise ManifestError(missing)  # before any call to Graph
-    client = _connect(ctx)
+    client = _connect(ctx, workers=args.parallelism)
     plan = _plan(state, client)
     color = ctx.color(ctx.stdout)
     ctx.out(render_plan_text(plan, color=color))
@@ -91,19 +91,63 @@ def cmd_apply(args, ctx: Context) -> int:
         return EXIT_OK
     _approve(args, ctx)
     ctx.out("")
-    report = applier.apply(
-        plan,
-        client,
-        resolve=lambda ref: resolve(ref, ctx.environ),
-        on_outcome=lambda o: ctx.out(render_outcome(o, color=color)),
-    )
+    with StopOnSignal(ctx) as stop:
+        report = applier.apply(
+            plan,
+            client,
+            resolve=lambda ref: resolve(ref, ctx.environ),
+            on_outcome=lambda o: ctx.out(render_outcome(o, color=color)),
+            parallelism=args.parallelism,
+            stop=stop.event,
+        )
     ctx.out("")
     text = render_report(report, color=ctx.color(ctx.stdout if report.ok else ctx.stderr))
     if report.ok:
         ctx.out(text)
     else:
         ctx.err(text)
-    return report.exit_code
+    return stop.exit_code if report.interrupted else report.exit_code
+
+
+class StopOnSignal:
+    """While applying, the first SIGINT or SIGTERM asks the applier to stop starting
+    changes (calls in flight finish); a second one stops at once. Exit code 128 +
+    the signal's number (130, 143), as shells do."""
+
+    def __init__(self, ctx: Context):
+        import threading
+
+        self.ctx = ctx
+        self.event = threading.Event()
+        self.exit_code = EXIT_ERROR
+        self._previous: dict = {}
+
+    def __enter__(self) -> "StopOnSignal":
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        import signal
+
+        if self.event.is_set():
+            signal.default_int_handler(signum, frame)  # second signal: KeyboardInterrupt now
+        self.event.set()
+        self.exit_code = 128 + signum
+        self.ctx.err(
+            f"\n{signal.Signals(signum).name}: no new change starts; waiting for calls in flight "
+            "(again to stop at once)"
+        )
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
 
 def cmd_emulator(args, ctx: Context) -> int:
@@ -138,14 +182,25 @@ def _load(paths: list[str], ctx: Context):
     return result.state
 
 
-def _connect(ctx: Context):
-    """A Graph client signed in as the environment says (the token is fetched on first use)."""
+def _connect(ctx: Context, *, workers: int = 1):
+    """A Graph client signed in as the environment says (the token is fetched on first use),
+    paced to B2CKEYS_MAX_RPM requests a minute across all workers."""
     from .auth import TokenProvider
     from .graph import GraphClient
+    from .pacing import Pacer, Unpaced
+    from .retry import RetryPolicy
     from .settings import from_environment
 
     settings = from_environment(ctx.environ)
-    return GraphClient(settings.graph_url, TokenProvider(settings, ctx.environ), verify=settings.verify)
+    minute = 60.0 / settings.time_scale
+    return GraphClient(
+        settings.graph_url,
+        TokenProvider(settings, ctx.environ),
+        verify=settings.verify,
+        pacer=Pacer(settings.max_rpm, minute) if settings.max_rpm else Unpaced(),
+        policy=RetryPolicy(scale=settings.time_scale),
+        pool_size=max(10, workers),
+    )
 
 
 def _plan(state, client):
@@ -173,6 +228,16 @@ def _show_diagnostics(diagnostics, ctx: Context) -> None:
 
     for line in render_diagnostics(diagnostics, color=ctx.color(ctx.stderr)):
         ctx.err(line)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value
 
 
 def _plural(n: int, word: str) -> str:
@@ -245,6 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--auto-approve",
         action="store_true",
         help="do not ask for confirmation (needed when there is no terminal, as in CI)",
+    )
+    p.add_argument(
+        "--parallelism",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="key sets written at the same time (default 4); the keys of one key set are always "
+        "written one after another, and all workers share the B2CKEYS_MAX_RPM pace",
     )
     p.set_defaults(handler=cmd_apply)
 
