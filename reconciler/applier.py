@@ -64,10 +64,11 @@ def apply(
     *,
     resolve: Callable[[SecretRef], str] = secrets.resolve,
     on_outcome: Callable[[Outcome], None] | None = None,
+    on_start: Callable[[Change], None] | None = None,
     parallelism: int = 1,
     stop: threading.Event | None = None,
 ) -> ApplyReport:
-    run = _Run(plan, client, resolve, on_outcome, stop or threading.Event())
+    run = _Run(plan, client, resolve, on_outcome, on_start, stop or threading.Event())
     groups = group_by_keyset(plan.changes)
     if parallelism <= 1 or len(groups) <= 1:
         for group in groups:
@@ -89,10 +90,11 @@ def group_by_keyset(changes: tuple[Change, ...]) -> list[list[tuple[int, Change]
 
 
 class _Run:
-    def __init__(self, plan, client, resolve, on_outcome, stop):
+    def __init__(self, plan, client, resolve, on_outcome, on_start, stop):
         self.client = client
         self.resolve = resolve
         self.on_outcome = on_outcome
+        self.on_start = on_start
         self.stop = stop
         self.failed = threading.Event()
         self.outcomes: dict[int, Outcome] = {}  # by index in the plan
@@ -109,6 +111,8 @@ class _Run:
             if self.stop.is_set() or self.failed.is_set():
                 self._record(index, Outcome(change, Status.NOT_ATTEMPTED))
                 continue
+            if self.on_start:
+                self.on_start(change)
             try:
                 if change.action is Action.CREATE_KEYSET:
                     keyset_id, detail = ensure_keyset(self.client, change.keyset_id)

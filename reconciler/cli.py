@@ -31,10 +31,14 @@ class Context:
         self.stderr = stderr
         self.stdin = stdin
 
-    def color(self, stream: TextIO) -> bool:
-        if self.environ.get("NO_COLOR") or self.environ.get("TERM") == "dumb":
+    def interactive(self, stream: TextIO) -> bool:
+        """A person watches this stream: a terminal that can redraw a line."""
+        if self.environ.get("TERM") == "dumb":
             return False
         return bool(getattr(stream, "isatty", None) and stream.isatty())
+
+    def color(self, stream: TextIO) -> bool:
+        return self.interactive(stream) and not self.environ.get("NO_COLOR")
 
     def out(self, text: str = "") -> None:
         self.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -76,7 +80,8 @@ def cmd_plan(args, ctx: Context) -> int:
 def cmd_apply(args, ctx: Context) -> int:
     from . import applier
     from .model import Severity
-    from .render import render_outcome, render_plan_text, render_report
+    from .progress import Progress
+    from .render import describe_change, render_outcome, render_plan_text, render_report
     from .secrets import missing_secret_diagnostics, resolve
 
     state = _load(args.paths, ctx)
@@ -91,12 +96,14 @@ def cmd_apply(args, ctx: Context) -> int:
         return EXIT_OK
     _approve(args, ctx)
     ctx.out("")
-    with StopOnSignal(ctx) as stop:
+    progress = Progress(ctx.stdout, len(plan.changes), live=ctx.interactive(ctx.stdout))
+    with StopOnSignal(ctx) as stop, progress:
         report = applier.apply(
             plan,
             client,
             resolve=lambda ref: resolve(ref, ctx.environ),
-            on_outcome=lambda o: ctx.out(render_outcome(o, color=color)),
+            on_start=lambda change: progress.started(describe_change(change)),
+            on_outcome=lambda o: progress.finished(render_outcome(o, color=color)),
             parallelism=args.parallelism,
             stop=stop.event,
         )
