@@ -160,6 +160,18 @@ class StopOnSignal:
 def cmd_emulator(args, ctx: Context) -> int:
     from .emulator import serve_forever
 
+    throttle = {
+        key: value
+        for key, value in (
+            ("app_per_minute", args.throttle_app_rpm),
+            ("tenant_per_minute", args.throttle_tenant_rpm),
+            ("time_scale", args.time_scale),
+            ("retry_after", False if args.no_retry_after else None),
+        )
+        if value is not None
+    }
+    on = args.throttle or bool(throttle)
+    latency = {"fixed_ms": args.latency_ms, "jitter_ms": args.jitter_ms}
     return serve_forever(
         args.host,
         args.port,
@@ -167,9 +179,36 @@ def cmd_emulator(args, ctx: Context) -> int:
         tenant_domain=args.tenant_domain,
         page_size=args.page_size,
         roles=[role for role in args.roles.split(",") if role],
+        throttle=throttle if on else None,
+        latency=latency if args.latency_ms or args.jitter_ms else None,
+        faults=args.fault,
         out=ctx.stdout,
         log_stream=ctx.stderr,
     )
+
+
+def _fault_spec(text: str) -> dict:
+    from .emulator import parse_fault_spec
+
+    try:
+        return parse_fault_spec(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _number_at_least(low: float, kind=int, above: bool = False):
+    def parse(text: str):
+        try:
+            value = kind(text)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < low or (above and value == low):
+            raise argparse.ArgumentTypeError(f"must be {'above' if above else 'at least'} {low}")
+        return value
+
+    return parse
 
 
 def cmd_demo(args, ctx: Context) -> int:
@@ -352,6 +391,63 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ROLE,...",
         help="the roles its access tokens carry (default TrustFrameworkKeySet.ReadWrite.All; "
         "TrustFrameworkKeySet.Read.All to try a read-only app)",
+    )
+    p.add_argument(
+        "--latency-ms",
+        type=_number_at_least(0, float),
+        default=0.0,
+        metavar="N",
+        help="add N ms to every Graph and token request (default 0)",
+    )
+    p.add_argument(
+        "--jitter-ms",
+        type=_number_at_least(0, float),
+        default=0.0,
+        metavar="N",
+        help="plus a uniform random 0..N ms, from a fixed seed (default 0)",
+    )
+    p.add_argument(
+        "--throttle",
+        action="store_true",
+        help="throttle Graph requests as the real service does: 200 per minute per app, 300 "
+        "per tenant, sliding window, 429 AADB2C95043 with Retry-After (implied by the next four)",
+    )
+    p.add_argument(
+        "--throttle-app-rpm",
+        type=_number_at_least(1),
+        metavar="N",
+        help="throttle: requests per minute per app (default 200)",
+    )
+    p.add_argument(
+        "--throttle-tenant-rpm",
+        type=_number_at_least(1),
+        metavar="N",
+        help="throttle: requests per minute for the tenant, all apps (default 300)",
+    )
+    p.add_argument(
+        "--time-scale",
+        type=_number_at_least(0, float, above=True),
+        metavar="X",
+        help="throttle: a minute lasts 60/X real seconds (default 1; 60 makes it one second), "
+        "and Retry-After is given in real seconds, fractional when X is not 1",
+    )
+    p.add_argument(
+        "--no-retry-after",
+        action="store_true",
+        help="throttle: answer 429 without a Retry-After header",
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        type=_fault_spec,
+        metavar="SPEC",
+        help="inject a fault; repeatable. SPEC is METHOD:PATH:EFFECT[:OPTION...]: METHOD an "
+        "HTTP method or *; PATH a glob (* crosses /) or re:REGEX; EFFECT status=CODE, "
+        "delay=SECONDS, reset, or commit_then_drop (the write happens, the answer is lost); "
+        "OPTIONs code=TEXT, message=TEXT, retry_after=SECONDS, delay=SECONDS, times=N or * "
+        "(default 1), p=PROBABILITY, seed=N. Example: "
+        "POST:*/uploadSecret:status=400:code=AADB2C90063:times=2",
     )
     p.set_defaults(handler=cmd_emulator)
 
