@@ -171,6 +171,8 @@ class GraphClient:
             raise errors.GraphUnreachable(
                 f"cannot reach {self._origin}: {_first_line(e)}", method=method, path=shown
             ) from None
+        finally:
+            self.pacer.release()
         if response.status_code >= 300:
             raise error_from_response(response, method, shown)
         return response
