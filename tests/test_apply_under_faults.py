@@ -189,7 +189,7 @@ def test_interrupt_mid_apply_reports_and_rerun_converges(emu, env, capsys, tmp_p
     out, err = process.communicate(timeout=60)
     assert process.returncode == code, err
     assert "no new change starts" in err
-    assert "Apply failed:" in err and "Not attempted:" in err
+    assert "Apply interrupted:" in err and "Not attempted:" in err and "Run apply again to finish" in err
     emu.config.update({"latency": {"fixed_ms": 0, "jitter_ms": 0}})
     assert apply_until_done(capsys, manifest, env, runs=1) == [0]
     assert plan_is_clean(capsys, manifest, env)
