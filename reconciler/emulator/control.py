@@ -4,6 +4,8 @@ Graph paths. For tests and demos; never shows a raw secret.
     POST /_emulator/reset            store, request log, counters emptied; start config
                                      and start fault rules back
     GET  /_emulator/state            key sets (secrets as SHA-256 only)
+    POST /_emulator/seed             {"keySets": [...]} in the shape of state: loaded straight
+                                     into the store, all or none (400/409); {"seeded": N}
     GET  /_emulator/requests         the request log
     GET|POST /_emulator/config       settings (POST merges a JSON object)
     GET  /_emulator/faults           {"faults": [rule, ...]}
@@ -21,13 +23,16 @@ from typing import Any, Callable
 from .config import Config
 from .faults import FaultSet
 from .pipeline import Request, Response
+from .store import StoreError
 
 
 class ControlSurface:
     def __init__(self, *, reset: Callable[[], None], state: Callable[[], dict[str, Any]],
                  requests: Callable[[], list[dict[str, Any]]], config: Config,
-                 faults: FaultSet, stats: Callable[[], dict[str, Any]]):
+                 faults: FaultSet, stats: Callable[[], dict[str, Any]],
+                 seed: Callable[[Any], int]):
         self._reset, self._state, self._requests, self._config = reset, state, requests, config
+        self._seed = seed
         self._faults, self._stats = faults, stats
 
     def handle(self, req: Request) -> Response:
@@ -35,6 +40,7 @@ class ControlSurface:
         routes: dict[str, dict[str, Callable[[Request], Response]]] = {
             "reset": {"POST": self._do_reset},
             "state": {"GET": lambda _: Response.json(200, self._state())},
+            "seed": {"POST": self._do_seed},
             "requests": {"GET": lambda _: Response.json(200, self._requests())},
             "config": {"GET": lambda _: Response.json(200, self._config.current.as_dict()),
                        "POST": self._do_config},
@@ -61,6 +67,19 @@ class ControlSurface:
     def _do_reset(self, _: Request) -> Response:
         self._reset()
         return Response.json(200, {"reset": True})
+
+    def _do_seed(self, req: Request) -> Response:
+        try:
+            body = self._body(req)
+            keysets = body.get("keySets") if isinstance(body, dict) else None
+            if not isinstance(keysets, list):
+                raise ValueError('the body must be {"keySets": [...]}')
+            return Response.json(200, {"seeded": self._seed(keysets)})
+        except StoreError as exc:
+            return Response.json(409 if exc.kind == "conflict" else 400,
+                                 {"error": f"{exc.code}: {exc.message}"})
+        except (ValueError, UnicodeDecodeError) as exc:
+            return Response.json(400, {"error": str(exc)})
 
     def _do_config(self, req: Request) -> Response:
         try:

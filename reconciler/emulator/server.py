@@ -86,7 +86,7 @@ class Emulator:
                                    App(self.client_id, self.client_secret, str(uuid.uuid4())),
                                    RsaSigner(), lambda: self.config.current)
         self.graph = GraphApi(self.url, self.store, self.tokens, self.config, self.pipeline)
-        self.control = ControlSurface(reset=self.reset, state=self.state,
+        self.control = ControlSurface(reset=self.reset, state=self.state, seed=self.seed,
                                       requests=self.requests, config=self.config,
                                       faults=self.faults, stats=self.stats)
         self._thread = threading.Thread(target=self._server.serve_forever,
@@ -153,6 +153,12 @@ class Emulator:
         self.network.reset()
         with self._log_lock:
             self._log.clear()
+
+    def seed(self, keysets: Iterable[dict[str, Any]]) -> int:
+        """Load key sets straight into the store (no Graph request, no throttle, no RSA
+        generation), for tests and benchmarks that need a large tenant fast. Items have
+        the shape of ``state()["keySets"]``; see ``KeySetStore.seed``. Returns the count."""
+        return self.store.seed(keysets)
 
     def state(self) -> dict[str, Any]:
         return {"tenantId": self.tenant_id, "tenantDomain": self.tenant_domain,

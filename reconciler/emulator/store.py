@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import re
 import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -264,11 +265,92 @@ class KeySetStore:
                              "Reason: Valid key not found.")
         return key
 
+    # -- seeding (tests, benchmarks) ----------------------------------------------------
+    def seed(self, keysets: Iterable[dict[str, Any]]) -> int:
+        """Put key sets straight into the store, as if they had been made through Graph
+        long ago: no request, no latency, no throttle, no RSA generation. Returns how
+        many were added.
+
+        Each item has the shape of ``dump()`` (``/_emulator/state``) or of a Graph list
+        entry: ``{"id": "B2C_1A_Name", "keys": [{"kty": "RSA", "use": "sig", "nbf": ...,
+        "exp": ..., "kid": ..., "status": ..., "n": ..., "e": ...}, ...]}``. ``id`` is the
+        full id (the prefix is not added). ``kid`` is made when left out; an RSA key
+        without ``n``/``e`` gets the public part of one of a few keys made once per
+        process (a seeded key has no private part; its ``secretSha256`` is random).
+        B2C's rules still hold: a valid id, RSA or oct, sig or enc, nbf before exp, no
+        RSA/oct or sig/enc mix. All items are checked before any is added; a bad one
+        raises ``StoreError`` (an id that exists already: ``conflict``).
+        """
+        prepared: list[tuple[str, list[Key]]] = []
+        seen: set[str] = set()
+        for item in keysets:
+            keyset_id = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(keyset_id, str) or not _ID_RE.match(keyset_id):
+                raise _invalid("AADB2C", f"seed: bad key set id {keyset_id!r}")
+            if keyset_id.lower() in seen:
+                raise StoreError("conflict", "AADB2C95028", f"seed: '{keyset_id}' given twice")
+            seen.add(keyset_id.lower())
+            holder = KeySet(keyset_id, 0)
+            for raw in item.get("keys") or ():
+                key = self._seed_key(raw)
+                self._check_key(holder, key.kty, key.use, key.nbf, key.exp)
+                holder.keys.append(key)
+            prepared.append((keyset_id, holder.keys))
+        with self._lock:
+            clash = next((i for i, _ in prepared if i.lower() in self._sets), None)
+            if clash is not None:
+                raise StoreError("conflict", "AADB2C95028", f"seed: '{clash}' already exists")
+            for keyset_id, keys in prepared:
+                created = KeySet(keyset_id, self._next_seq())
+                for key in keys:
+                    key.seq = self._next_seq()
+                created.keys = keys
+                self._sets[keyset_id.lower()] = created
+        return len(prepared)
+
+    def _seed_key(self, raw: Any) -> Key:
+        if not isinstance(raw, dict):
+            raise _invalid("BadRequest", "seed: a key must be an object")
+        kty = KTYS.get(str(raw.get("kty") or "").lower())
+        if kty is None:
+            raise _invalid("AADB2C95031", f"seed: bad kty {raw.get('kty')!r}")
+        use = self._use(raw)
+        status = raw.get("status") or "enabled"
+        if status not in ("enabled", "disabled"):
+            raise _invalid("BadRequest", f"seed: bad status {status!r}")
+        key = Key(str(raw.get("kid") or secrets.token_urlsafe(32)), kty, use,
+                  _int64(raw, "nbf"), _int64(raw, "exp"), 0,
+                  str(raw.get("secretSha256") or secrets.token_hex(32)), status,
+                  x5t=raw.get("x5t") or None)
+        if kty == "RSA":
+            key.n, key.e = raw.get("n"), raw.get("e")
+            if not (key.n and key.e):
+                key.n, key.e = _seed_public_key()
+        return key
+
     def dump(self) -> list[dict[str, Any]]:
         """Everything, secrets as SHA-256 only: for ``GET /_emulator/state``."""
         with self._lock:
             sets = sorted(self._sets.values(), key=lambda s: s.seq)
             return [{"id": s.id, "keys": [_dump_key(k) for k in s.keys]} for s in sets]
+
+
+_SEED_KEYS: list[tuple[str, str]] = []
+_SEED_POOL = 4
+
+
+_SEED_LOCK = threading.Lock()
+_SEED_TURN = itertools.count()
+
+
+def _seed_public_key() -> tuple[str, str]:
+    """(n, e) of one of a few RSA-2048 keys made on first use, in turn, for seeded keys."""
+    with _SEED_LOCK:
+        while len(_SEED_KEYS) < _SEED_POOL:
+            numbers = rsa.generate_private_key(public_exponent=65537,
+                                               key_size=2048).public_key().public_numbers()
+            _SEED_KEYS.append((int_b64url(numbers.n), int_b64url(numbers.e)))
+        return _SEED_KEYS[next(_SEED_TURN) % _SEED_POOL]
 
 
 def _dump_key(key: Key) -> dict[str, Any]:
