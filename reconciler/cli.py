@@ -20,6 +20,7 @@ from .errors import ApplyRefused, ManifestError, ReconcilerError, SecretError
 DEFAULT_PATHS = ["manifests"]
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+LISTING_SWITCH_INTERVAL = 0.0005  # seconds; see _load_while_listing
 
 
 class Context:
@@ -69,8 +70,8 @@ def cmd_validate(args, ctx: Context) -> int:
 def cmd_plan(args, ctx: Context) -> int:
     from .render import render_plan_text
 
-    state = _load(args.paths, ctx)
-    plan = _plan(state, _connect(ctx))
+    state, live = _load_while_listing(args.paths, ctx)
+    plan = _plan(state, live=live)
     ctx.out(render_plan_text(plan, color=ctx.color(ctx.stdout)))
     if args.detailed_exitcode and not plan.is_empty:
         return EXIT_CHANGES
@@ -249,10 +250,48 @@ def _connect(ctx: Context, *, workers: int = 1):
     )
 
 
-def _plan(state, client):
+def _load_while_listing(paths: list[str], ctx: Context):
+    """(desired state, live state): the manifests are read and checked here while a
+    thread signs in and lists the tenant, so a plan takes about the longer of the two,
+    not their sum (with thousands of key sets both take seconds: one is CPU, the other
+    waits on Graph). Errors keep their order: a manifest error wins (the listing is
+    stopped before its next page), then a configuration, sign-in or Graph error."""
+    import threading
+
+    outcome: dict = {}
+    stop = threading.Event()
+
+    def read_tenant() -> None:
+        try:
+            outcome["live"] = _connect(ctx).list_keysets(stop=stop)
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread below
+            outcome["error"] = e
+
+    reader = threading.Thread(target=read_tenant, name="b2ckeys-list", daemon=True)
+    # Each socket read of a page takes the GIL back from the loading thread, which by
+    # default keeps it up to 5 ms: on a large tenant that adds seconds to the listing.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, LISTING_SWITCH_INTERVAL))
+    reader.start()
+    try:
+        state = _load(paths, ctx)
+    except BaseException as e:
+        stop.set()
+        if not isinstance(e, KeyboardInterrupt):  # Ctrl-C does not wait for a request
+            reader.join()
+        raise
+    finally:
+        sys.setswitchinterval(interval)
+    reader.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return state, outcome["live"]
+
+
+def _plan(state, client=None, *, live=None):
     from .planner import plan
 
-    return plan(state, client.list_keysets(), now=int(time.time()))
+    return plan(state, client.list_keysets() if live is None else live, now=int(time.time()))
 
 
 def _approve(args, ctx: Context) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from typing import Callable, Iterator
 from urllib.parse import quote, urlsplit
@@ -31,6 +32,10 @@ SECRET_FIELDS = ("k", "d", "p", "q", "dp", "dq", "qi")
 NOT_FOUND_CODES = {"AADB2C90073", "AADB2C95052"}
 CONFLICT_CODES = {"AADB2C95028"}
 THROTTLE_CODES = {"AADB2C95043"}
+
+
+class ListingStopped(Exception):
+    """A listing was told to stop before its next page (its caller no longer needs it)."""
 
 
 class GraphClient:
@@ -68,8 +73,11 @@ class GraphClient:
 
     # -- verbs ---------------------------------------------------------------
 
-    def list_keysets(self) -> LiveState:
-        return LiveState(tuple(parse_keyset(item) for item in self._paged("/trustFramework/keySets")))
+    def list_keysets(self, stop: threading.Event | None = None) -> LiveState:
+        """Every key set, page after page (one request per page, never one per key set).
+        Once `stop` is set, no further page is asked for and `ListingStopped` is raised."""
+        pages = self._paged("/trustFramework/keySets", stop)
+        return LiveState(tuple(parse_keyset(item) for item in pages))
 
     def get_keyset(self, keyset_id: str) -> LiveKeySet | None:
         try:
@@ -111,9 +119,11 @@ class GraphClient:
 
     # -- transport -----------------------------------------------------------
 
-    def _paged(self, path: str) -> Iterator[dict]:
+    def _paged(self, path: str, stop: threading.Event | None = None) -> Iterator[dict]:
         url: str | None = self.root + path
         while url:
+            if stop is not None and stop.is_set():
+                raise ListingStopped(path)
             if _origin(url) != self._origin:
                 raise errors.GraphError(
                     f"Graph sent a next page on another host ({_origin(url)}); refused",

@@ -27,6 +27,7 @@ _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_STR_TAG = "tag:yaml.org,2002:str"
 MAX_NODES = 100_000  # alias expansion guard ("billion laughs")
 
 
@@ -39,6 +40,20 @@ ManifestLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
+# libyaml composes the node tree about three times as fast, with the same line and
+# column marks. A file it refuses is read again by the pure-Python loader, so that a
+# YAML error reads exactly as before.
+_CSafeLoader = getattr(yaml, "CSafeLoader", None)
+if _CSafeLoader is not None:
+
+    class FastManifestLoader(_CSafeLoader):
+        """CSafeLoader (libyaml) without the implicit timestamp resolver."""
+
+    FastManifestLoader.yaml_implicit_resolvers = ManifestLoader.yaml_implicit_resolvers
+    LOADERS: tuple[type, ...] = (FastManifestLoader, ManifestLoader)
+else:  # pragma: no cover - PyYAML built without libyaml
+    LOADERS = (ManifestLoader,)
+
 
 @dataclass
 class Document:
@@ -46,20 +61,22 @@ class Document:
 
     path: str
     data: Any = None
-    values: dict[Path, Location] = field(default_factory=dict)
-    keys: dict[Path, Location] = field(default_factory=dict)
+    # (line, column) per JSON path; a Location is made only when one is asked for
+    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
 
     def at(self, path: Path) -> Location:
         """Location of the value at `path`, or of its nearest located ancestor."""
         path = tuple(path)
         while path not in self.values and path:
             path = path[:-1]
-        return self.values.get(path, Location(self.path, 1, 1))
+        return Location(self.path, *self.values.get(path, (1, 1)))
 
     def key_at(self, path: Path) -> Location:
         """Location of the key of a mapping entry (the value's when there is none)."""
         path = tuple(path)
-        return self.keys.get(path) or self.at(path)
+        found = self.keys.get(path)
+        return Location(self.path, *found) if found else self.at(path)
 
 
 class _Failed(Exception):
@@ -114,7 +131,16 @@ def _yaml_message(e: yaml.MarkedYAMLError) -> str:
 
 
 def _load_text(doc: Document, text: str) -> tuple[Document, list[Diagnostic]]:
-    loader = ManifestLoader(text)
+    for fast in LOADERS[:-1]:
+        try:
+            return _compose(fast, Document(doc.path), text)
+        except yaml.YAMLError:
+            pass  # reported by the last loader, in its words
+    return _compose(LOADERS[-1], doc, text)
+
+
+def _compose(loader_class: type, doc: Document, text: str) -> tuple[Document, list[Diagnostic]]:
+    loader = loader_class(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -142,7 +168,8 @@ class _Builder:
         self.count += 1
         if self.count > MAX_NODES:
             raise _Failed(self._loc(node), f"the document is too large (more than {MAX_NODES} values; aliases?)")
-        self.doc.values[path] = self._loc(node)
+        mark = node.start_mark
+        self.doc.values[path] = (mark.line + 1, mark.column + 1)
         if id(node) in self.stack:
             raise _Failed(self._loc(node), "a recursive alias is not supported")
         self.stack.add(id(node))
@@ -157,23 +184,28 @@ class _Builder:
 
     def _mapping(self, node: MappingNode, path: Path) -> dict:
         seen: dict[Any, Node] = {}
+        keys = []
         for key_node, _ in node.value:
             if key_node.tag == _MERGE_TAG:
+                keys.append(None)
                 continue
             key = self._key(key_node)
+            keys.append(key)
             if key in seen:
                 first = seen[key].start_mark.line + 1
                 self.diagnostics.append(_error(self._loc(key_node), f"duplicate key '{key}' (first at line {first})"))
             else:
                 seen[key] = key_node
-        self.loader.flatten_mapping(node)  # resolves `<<` merge keys; explicit keys come last and win
+        if None in keys:
+            self.loader.flatten_mapping(node)  # resolves `<<` merge keys; explicit keys come last and win
+            keys = [self._key(key_node) for key_node, _ in node.value]
         result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = self._key(key_node)
+        for key, (key_node, value_node) in zip(keys, node.value):
             child = path + (key,)
             if child in self.doc.keys:  # a later entry (an override) wins: forget the earlier one
                 self._forget(child)
-            self.doc.keys[child] = self._loc(key_node)
+            mark = key_node.start_mark
+            self.doc.keys[child] = (mark.line + 1, mark.column + 1)
             result[key] = self.build(value_node, child)
         return result
 
@@ -189,6 +221,8 @@ class _Builder:
         return key if isinstance(key, str) else str(key)
 
     def _construct(self, node: Node) -> Any:
+        if node.tag == _STR_TAG and isinstance(node, ScalarNode):
+            return node.value  # what SafeConstructor makes of it, without its bookkeeping
         try:
             return self.loader.construct_object(node, deep=True)
         except yaml.YAMLError:
