@@ -76,8 +76,10 @@ class GraphClient:
     def list_keysets(self, stop: threading.Event | None = None) -> LiveState:
         """Every key set, page after page (one request per page, never one per key set).
         Once `stop` is set, no further page is asked for and `ListingStopped` is raised."""
-        pages = self._paged("/trustFramework/keySets", stop)
-        return LiveState(tuple(parse_keyset(item) for item in pages))
+        # All pages first, then the parsing: the next page is asked for as soon as one
+        # is read, so each page costs one round trip and little more.
+        items = list(self._paged("/trustFramework/keySets", stop))
+        return LiveState(tuple(parse_keyset(item) for item in items))
 
     def get_keyset(self, keyset_id: str) -> LiveKeySet | None:
         try:

@@ -8,6 +8,7 @@ kind to a status.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import itertools
@@ -124,8 +125,12 @@ class KeySetStore:
         """Key sets created after ``after_seq``, oldest first; and the seq to continue
         after, or None on the last page."""
         with self._lock:
-            rest = sorted((s for s in self._sets.values() if s.seq > after_seq),
-                          key=lambda s: s.seq)
+            # _sets is in seq order: every key set is inserted with a new, higher seq and
+            # never moved (create, seed, and the .bak of a delete all add at the end). So
+            # a page is a slice found by bisection, not a sort of the whole tenant.
+            ordered = list(self._sets.values())
+            start = bisect.bisect_right(ordered, after_seq, key=lambda s: s.seq)
+            rest = ordered[start:start + limit + 1]
             chosen = [KeySet(s.id, s.seq, list(s.keys)) for s in rest[:limit]]
             return chosen, (chosen[-1].seq if len(rest) > limit else None)
 
