@@ -21,6 +21,7 @@ DEFAULT_PATHS = ["manifests"]
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 LISTING_SWITCH_INTERVAL = 0.0005  # seconds; see _load_while_listing
+LISTING_STOP_WAIT = 2.0  # seconds a stopped listing may take to end its request in flight
 
 
 class Context:
@@ -254,8 +255,9 @@ def _load_while_listing(paths: list[str], ctx: Context):
     """(desired state, live state): the manifests are read and checked here while a
     thread signs in and lists the tenant, so a plan takes about the longer of the two,
     not their sum (with thousands of key sets both take seconds: one is CPU, the other
-    waits on Graph). Errors keep their order: a manifest error wins (the listing is
-    stopped before its next page), then a configuration, sign-in or Graph error."""
+    waits on Graph). Errors keep their order: a manifest error wins, at once (the
+    listing stops before its next page; a request in flight gets a moment to end),
+    then a configuration, sign-in or Graph error."""
     import threading
 
     outcome: dict = {}
@@ -277,8 +279,8 @@ def _load_while_listing(paths: list[str], ctx: Context):
         state = _load(paths, ctx)
     except BaseException as e:
         stop.set()
-        if not isinstance(e, KeyboardInterrupt):  # Ctrl-C does not wait for a request
-            reader.join()
+        if not isinstance(e, KeyboardInterrupt):  # Ctrl-C waits for nothing
+            reader.join(LISTING_STOP_WAIT)  # not for retries against an unreachable service
         raise
     finally:
         sys.setswitchinterval(interval)
