@@ -54,10 +54,11 @@ class Context:
 
 def cmd_validate(args, ctx: Context) -> int:
     from .model import Severity
-    from .secrets import missing_secret_diagnostics
+    from .secrets import loose_file_warnings, missing_secret_diagnostics
 
     state = _load(args.paths, ctx)
-    _show_diagnostics(missing_secret_diagnostics(state, Severity.WARNING, ctx.environ), ctx)
+    _show_diagnostics(missing_secret_diagnostics(state, Severity.WARNING, ctx.environ)
+                      + loose_file_warnings(state), ctx)
     keys = sum(len(k.keys) for k in state.keysets)
     ctx.out(
         f"Valid: {_plural(len(state.sources), 'manifest')}, "
@@ -82,9 +83,10 @@ def cmd_apply(args, ctx: Context) -> int:
     from .model import Severity
     from .progress import Progress
     from .render import describe_change, render_outcome, render_plan_text, render_report
-    from .secrets import missing_secret_diagnostics, resolve
+    from .secrets import loose_file_warnings, missing_secret_diagnostics, resolve
 
     state = _load(args.paths, ctx)
+    _show_diagnostics(loose_file_warnings(state), ctx)
     missing = missing_secret_diagnostics(state, Severity.ERROR, ctx.environ)
     if missing:
         raise ManifestError(missing)  # before any call to Graph
@@ -223,7 +225,7 @@ def cmd_demo(args, ctx: Context) -> int:
 def _load(paths: list[str], ctx: Context):
     from .manifest import load_manifests
 
-    result = load_manifests(paths or DEFAULT_PATHS)
+    result = load_manifests(paths or DEFAULT_PATHS, secrets_root=ctx.environ.get("B2CKEYS_SECRETS_ROOT"))
     _show_diagnostics(result.warnings, ctx)
     return result.state
 
@@ -298,7 +300,9 @@ manifests in git: validate them, plan what must change in the tenant, apply exac
 
 Sign-in and target come from the environment: AZURE_TENANT_ID, AZURE_CLIENT_ID,
 AZURE_CLIENT_SECRET, AZURE_AUTHORITY_HOST, B2CKEYS_CLOUD, B2CKEYS_GRAPH_URL,
-B2CKEYS_CA_BUNDLE (see README). Try it with no tenant at all: b2ckeys demo.
+B2CKEYS_CA_BUNDLE (see README). {file: PATH} secrets must be inside the manifest's
+git work tree, or inside B2CKEYS_SECRETS_ROOT when set. Try it with no tenant at
+all: b2ckeys demo.
 """
 
 EPILOG = """\
@@ -315,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"b2ckeys {__version__}")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     paths_help = "manifest files, or folders to search for *.yaml/*.yml (default: manifests/)"
 
@@ -458,19 +463,34 @@ def build_parser() -> argparse.ArgumentParser:
         "again on the B2C starter-pack key sets, to show the whole cycle with no tenant.",
     )
     p.set_defaults(handler=cmd_demo)
+    for command in sub.choices.values():  # also accepted after the command: b2ckeys plan --debug
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
+
+
+DEBUG_HELP = ("log every HTTP request and answer to stderr (method, URL, status, timing, request-id; "
+              "tokens and secrets redacted, bodies never logged)")
 
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     ctx = Context(os.environ if environ is None else environ, sys.stdout, sys.stderr, sys.stdin)
+    from .debuglog import configured
+
+    with configured(ctx.stderr, debug=args.debug):
+        return _run(args, ctx)
+
+
+def _run(args, ctx: Context) -> int:
     try:
         return args.handler(args, ctx)
     except ReconcilerError as e:
+        from .model import printable
+
         located = isinstance(e, (ManifestError, SecretError))
-        for line in e.lines():
-            ctx.err(line if located else f"error: {line}")
+        for line in e.lines():  # printable: a hostile answer cannot drive the terminal
+            ctx.err(printable(line if located else f"error: {line}"))
         return EXIT_ERROR
     except KeyboardInterrupt:
         ctx.err("interrupted")
@@ -478,6 +498,16 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     except BrokenPipeError:  # the reader went away (| head): stop quietly, as other tools do
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
+    except Exception as e:  # a bug: its message could hold anything, so only its type is shown
+        import logging
+        import traceback
+
+        from .redact import scrub
+
+        where = "".join(traceback.format_tb(e.__traceback__))  # where, not the message
+        logging.getLogger("b2ckeys").debug("internal error %s at\n%s", type(e).__name__, scrub(where))
+        ctx.err(f"error: internal error ({type(e).__name__}); please report it, with the output of --debug")
         return EXIT_ERROR
 
 

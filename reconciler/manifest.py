@@ -3,8 +3,9 @@
 Each file is read with locations (`yamlload`), checked against the JSON Schema
 (`schema`), then checked for what the schema cannot say: dates, a key set
 declared twice (in one file or across files), RSA and oct keys or sig and enc
-keys in one key set, the same key twice, different tenants. Every error of
-every file is collected and raised together as one `ManifestError`.
+keys in one key set, the same key twice, different tenants, a `{file: PATH}`
+that leads out of the repository (`reconciler.confine`). Every error of every
+file is collected and raised together as one `ManifestError`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from .errors import ManifestError
+from .confine import SECRETS_ROOT_VARIABLE, escape, repository_root
+from .errors import ConfigError, ManifestError
 from .model import (
     KEYSET_PREFIX, DesiredKey, DesiredKeySet, DesiredState, Diagnostic, KeyKind, KeyType, KeyUse,
     Location, SecretRef, Severity, keyset_id, strip_prefix,
 )
 from .schema import validate
+from .secrets import confinement_problem
 from .yamlload import Document, Path, load_document
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -57,19 +60,34 @@ def find_manifest_files(paths: Sequence[str]) -> list[str]:
 
 
 def _walk(folder: str) -> list[str]:
+    """Manifests below `folder`; a symbolic link leading out of its repository is an error."""
     found = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         rel = os.path.relpath(root, folder)
         parts = () if rel == os.curdir else tuple(rel.split(os.sep))
         found += [parts + (f,) for f in files if f.lower().endswith(MANIFEST_SUFFIXES) and not f.startswith(".")]
-    return [os.path.join(folder, *parts) for parts in sorted(found)]
+    paths = [os.path.join(folder, *parts) for parts in sorted(found)]
+    repository = repository_root(folder)
+    escaped = [Diagnostic(Severity.ERROR, f"refused: {why} (manifests found in a folder must be inside "
+                                          "its repository)", Location(p))
+               for p in paths if os.path.islink(p) and (why := escape(p, os.curdir, repository))]
+    if escaped:
+        raise ManifestError(escaped)
+    return paths
 
 
-def load_manifests(paths: Sequence[str]) -> LoadResult:
-    """Load, check and merge the manifests; raise `ManifestError` with every error found."""
+def load_manifests(paths: Sequence[str], *, secrets_root: str | None = None) -> LoadResult:
+    """Load, check and merge the manifests; raise `ManifestError` with every error found.
+
+    `secrets_root` (B2CKEYS_SECRETS_ROOT) is the folder `{file: PATH}` references must
+    stay in; by default each manifest's repository (`reconciler.confine`)."""
+    if secrets_root:
+        if not os.path.isdir(secrets_root):
+            raise ConfigError(f"{SECRETS_ROOT_VARIABLE}={secrets_root}: no such folder")
+        secrets_root = os.path.realpath(secrets_root)
     files = find_manifest_files(paths)
-    merger = _Merger()
+    merger = _Merger(secrets_root or "")
     for path in files:
         merger.add(path)
     if merger.errors:
@@ -81,7 +99,8 @@ def load_manifests(paths: Sequence[str]) -> LoadResult:
 class _Merger:
     """Accumulates key sets and diagnostics over files, in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, secrets_root: str = "") -> None:
+        self.secrets_root = secrets_root
         self.keysets: list[DesiredKeySet] = []
         self.errors: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
@@ -93,7 +112,8 @@ class _Merger:
         doc, diagnostics = load_document(path)
         if doc.data is not None:
             problems = validate(doc)
-            diagnostics += [p.diagnostic for p in problems]
+            said = {d.location for d in diagnostics}  # the loader's word on a value is enough
+            diagnostics += [p.diagnostic for p in problems if p.diagnostic.location not in said]
             diagnostics += _FileChecker(doc, {p.path for p in problems}, self).run()
         for d in sorted(diagnostics, key=lambda d: (d.location.line, d.location.column) if d.location else (0, 0)):
             (self.errors if d.severity is Severity.ERROR else self.warnings).append(d)
@@ -163,7 +183,13 @@ class _FileChecker:
         secret = None
         if kind is KeyKind.SECRET:
             (source, name), = item["value"].items()
-            secret = SecretRef(source, name, self.doc.at(path + ("value",)), os.path.dirname(self.doc.path))
+            base_dir = os.path.dirname(self.doc.path)
+            root = (self.merger.secrets_root or repository_root(base_dir)) if source == "file" else ""
+            secret = SecretRef(source, name, self.doc.at(path + ("value",)), base_dir, root)
+            refused = confinement_problem(secret) if source == "file" else None
+            if refused:
+                self._emit(_error(secret.location, refused))
+                return None
         kty = KeyType.OCT if kind is KeyKind.SECRET else KeyType(item["kty"])
         return DesiredKey(kind, kty, KeyUse(item["use"]), nbf, exp, secret, self.doc.at(path))
 

@@ -26,6 +26,20 @@ def strip_prefix(name: str) -> str:
     return name
 
 
+def printable(text: str) -> str:
+    """`text` with control characters (line breaks, terminal escape sequences, invisible
+    format characters) written as escapes: a message stays one line and drives no terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def shown(text: str, limit: int = 64) -> str:
+    """Something a manifest said, fit to quote in a message: printable, and cut short."""
+    text = printable(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def format_time(epoch: int | None) -> str:
     """Epoch seconds as RFC 3339 in UTC, e.g. 2026-01-01T00:00:00Z; "-" for none."""
     if epoch is None:
@@ -63,8 +77,8 @@ class Diagnostic:
     def __str__(self) -> str:
         label = "warning: " if self.severity is Severity.WARNING else ""
         if self.location:
-            return f"{self.location}: {label}{self.message}"
-        return f"{label or 'error: '}{self.message}"
+            return printable(f"{self.location}: {label}{self.message}")
+        return printable(f"{label or 'error: '}{self.message}")
 
 
 class KeyType(str, enum.Enum):
@@ -98,17 +112,20 @@ class KeyKind(str, enum.Enum):
 class SecretRef:
     """Where a secret value comes from: `{env: NAME}` or `{file: PATH}`.
 
-    `path` is the file reference as written; `base_dir` is the folder of the
-    manifest it is relative to. The value itself is never stored here.
+    `name` is the variable or the file reference as written; `base_dir` is the
+    folder of the manifest a file is relative to, and `root` the folder it must
+    stay in (`reconciler.confine`; "" means the repository of `base_dir`). The
+    value itself is never stored here.
     """
 
     source: str  # "env" | "file"
     name: str
     location: Location
     base_dir: str = ""
+    root: str = ""
 
     def __str__(self) -> str:
-        return f"{self.source}:{self.name}"
+        return f"{self.source}:{shown(self.name, 200)}"
 
 
 @dataclass(frozen=True)

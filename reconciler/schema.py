@@ -19,7 +19,7 @@ from typing import Any, Iterator, NamedTuple
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from .model import Diagnostic, Severity
+from .model import Diagnostic, Severity, shown
 from .yamlload import Document, Path
 
 SCHEMA_FILE = _FsPath(__file__).parent / "data" / "keysets.schema.json"
@@ -85,7 +85,7 @@ def _problems(doc: Document, error: ValidationError) -> Iterator[Problem]:
             if _field(path) == "value":  # could be a secret written as a key: don't echo it
                 yield at(path + (extra,), f"unknown property in 'value' (allowed: {allowed})", key=True)
             else:
-                yield at(path + (extra,), f"unknown property '{extra}' (allowed: {allowed})", key=True)
+                yield at(path + (extra,), f"unknown property '{shown(extra)}' (allowed: {allowed})", key=True)
     elif kind == "required":
         for name in (n for n in error.validator_value if n not in inst):
             yield at(path, f"missing required property '{name}'{_REQUIRED_HINTS.get(name, '')}")
@@ -119,6 +119,8 @@ def _message(error: ValidationError, path: Path) -> str:
         return f"{what} must be exactly one of {{env: NAME}} or {{file: path/to/file}}"
     if kind == "minLength":
         return f"{what} must not be empty"
+    if kind == "maxLength":
+        return f"{what} must be at most {expected} characters long"
     if kind in ("minimum", "maximum"):
         return f"{what} must be between 0 and 253402300799 epoch seconds (the year 9999)"
     return f"{what} does not match the schema ({kind})"
@@ -145,11 +147,11 @@ def _describe(path: Path, quote: bool = False, value: Any = None) -> str:
         parent = f"'{path[-2]}'" if len(path) > 1 else "the list"
         return f"entry {path[-1] + 1} of {parent}"
     if quote and path[-1] == "name" and isinstance(value, str):
-        return f"key set name '{value}'"
+        return f"key set name '{shown(value)}'"
     return f"'{path[-1]}'"
 
 
 def _got(field: str | None, inst: Any) -> str:
     if field in _ECHO and isinstance(inst, (str, int, float, bool)) and len(str(inst)) <= 64:
-        return f" (got {inst!r})"
+        return f" (got {shown(repr(inst))})"
     return ""
