@@ -67,11 +67,11 @@ def cmd_validate(args, ctx: Context) -> int:
 
 
 def cmd_plan(args, ctx: Context) -> int:
-    from .render import render_plan_text
+    from .cli_gitops import emit_plan
 
     state = _load(args.paths, ctx)
     plan = _plan(state, _connect(ctx))
-    ctx.out(render_plan_text(plan, color=ctx.color(ctx.stdout)))
+    emit_plan(plan, state, args, ctx)  # --format, --out
     if args.detailed_exitcode and not plan.is_empty:
         return EXIT_CHANGES
     return EXIT_OK
@@ -83,13 +83,19 @@ def cmd_apply(args, ctx: Context) -> int:
     from .progress import Progress
     from .render import describe_change, render_outcome, render_plan_text, render_report
     from .secrets import missing_secret_diagnostics, resolve
+    from .cli_gitops import load_saved_plan, saved_plan_path
 
-    state = _load(args.paths, ctx)
-    missing = missing_secret_diagnostics(state, Severity.ERROR, ctx.environ)
-    if missing:
-        raise ManifestError(missing)  # before any call to Graph
-    client = _connect(ctx, workers=args.parallelism)
-    plan = _plan(state, client)
+    planfile = saved_plan_path(args.paths)
+    if planfile:  # exactly the saved changes, or a refusal saying what changed since
+        plan, client = load_saved_plan(planfile, ctx, lambda: _connect(ctx, workers=args.parallelism))
+        ctx.out(f"The saved plan {planfile} still matches the tenant and the manifests.\n")
+    else:
+        state = _load(args.paths, ctx)
+        missing = missing_secret_diagnostics(state, Severity.ERROR, ctx.environ)
+        if missing:
+            raise ManifestError(missing)  # before any call to Graph
+        client = _connect(ctx, workers=args.parallelism)
+        plan = _plan(state, client)
     color = ctx.color(ctx.stdout)
     ctx.out(render_plan_text(plan, color=color))
     if plan.is_empty:
@@ -303,11 +309,14 @@ B2CKEYS_CA_BUNDLE (see README). Try it with no tenant at all: b2ckeys demo.
 
 EPILOG = """\
 exit codes: 0 success; 1 error (bad input, sign-in, Graph failure, refused apply);
-2 'plan --detailed-exitcode' found changes to make.
+2 'plan --detailed-exitcode' found changes to make. drift: 0 nothing to report, 1 error,
+else the OR of 2 (changes pending), 4 (unmanaged key sets or keys), 8 (key problems).
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .cli_gitops import add_commands, add_plan_options
+
     parser = argparse.ArgumentParser(
         prog="b2ckeys",
         description=DESCRIPTION,
@@ -341,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 2 when there are changes to make, 0 when there are none (as terraform plan)",
     )
+    add_plan_options(p)
     p.set_defaults(handler=cmd_plan)
 
     p = sub.add_parser(
@@ -349,9 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compute the plan, show it, ask for 'yes' on a terminal (or take --auto-approve), "
         "then make the changes one by one. Every referenced secret must be available before any "
         "call to Graph. On a failure it stops and reports what was done and what was not; "
-        "running it again adds only what is still missing.",
+        "running it again adds only what is still missing. Given a plan file (plan --out), it "
+        "makes exactly the saved changes, after checking that neither the tenant nor the "
+        "manifests changed since the plan was made; a stale plan is refused, saying what changed.",
     )
-    p.add_argument("paths", nargs="*", metavar="PATH", help=paths_help)
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help=paths_help + "; or one PLANFILE written by 'plan --out'")
     p.add_argument(
         "--auto-approve",
         action="store_true",
@@ -366,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
         "written one after another, and all workers share the B2CKEYS_MAX_RPM pace",
     )
     p.set_defaults(handler=cmd_apply)
+    add_commands(sub, paths_help)  # drift, export
 
     p = sub.add_parser(
         "emulator",

@@ -26,6 +26,11 @@ def strip_prefix(name: str) -> str:
     return name
 
 
+def is_backup(keyset_id_: str) -> bool:
+    """B2C keeps a copy `<id>.bak` of a key set deleted in the portal; nobody manages those."""
+    return keyset_id_.lower().endswith(".bak")
+
+
 def format_time(epoch: int | None) -> str:
     """Epoch seconds as RFC 3339 in UTC, e.g. 2026-01-01T00:00:00Z; "-" for none."""
     if epoch is None:

@@ -6,7 +6,7 @@
 - A missing key set is created, then its keys are added; keys are added in
   ascending nbf within a key set (keys with no nbf first); creates come first.
 - Live key sets and keys that nothing desired matches are reported as unmanaged
-  and never touched.
+  and never touched; B2C's backups (ids ending in `.bak`) are not reported.
 - A desired key that has already expired is not uploaded; a warning says so.
 - Secret values cannot be read back, so cannot be compared: the plan says so once.
 """
@@ -27,6 +27,7 @@ from .model import (
     Severity,
     Unmanaged,
     format_time,
+    is_backup,
 )
 
 SECRETS_NOT_COMPARED = (
@@ -58,7 +59,7 @@ def plan(desired: DesiredState, live: LiveState, now: int) -> Plan:
         unmanaged.extend(Unmanaged(target_id, k.kid, k) for k in leftover)
 
     for live_keyset in sorted(live.keysets, key=lambda k: k.id.upper()):
-        if desired.find(live_keyset.id) is None:
+        if desired.find(live_keyset.id) is None and not is_backup(live_keyset.id):
             unmanaged.append(Unmanaged(live_keyset.id))
 
     notes = ()

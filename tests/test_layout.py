@@ -22,6 +22,14 @@ FORBIDDEN = {
     "planner": {"reconciler.graph", "reconciler.auth", "reconciler.cli", "requests", "msal"},
     "render": {"reconciler.graph", "requests", "msal"},
     "applier": {"reconciler.cli"},
+    "activekey": {"reconciler.graph", "reconciler.cli", "requests", "msal"},
+    "drift": {"reconciler.graph", "reconciler.auth", "reconciler.cli", "requests", "msal"},
+    "export": {"reconciler.graph", "reconciler.auth", "reconciler.cli", "requests", "msal", "yaml"},
+    "livediff": {"reconciler.graph", "reconciler.cli", "requests", "msal"},
+    "render_json": {"reconciler.graph", "reconciler.cli", "requests", "msal"},
+    "render_drift": {"reconciler.graph", "reconciler.cli", "requests", "msal"},
+    "render_markdown": {"reconciler.graph", "reconciler.cli", "requests", "msal"},
+    "planfile": {"reconciler.graph", "reconciler.auth", "reconciler.cli", "requests", "msal"},
 }
 
 
