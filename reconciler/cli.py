@@ -15,7 +15,7 @@ import time
 from typing import Mapping, TextIO
 
 from . import __version__
-from .errors import ApplyRefused, ManifestError, ReconcilerError, SecretError
+from .errors import ApplyRefused, ConfigError, ManifestError, ReconcilerError, SecretError
 
 DEFAULT_PATHS = ["manifests"]
 
@@ -66,7 +66,7 @@ def cmd_plan(args, ctx: Context) -> int:
     from .render import render_plan_text
 
     state = _load(args.paths, ctx)
-    plan = _plan(state, _connect(ctx))
+    plan = _plan(state, _connect(ctx, state, command="plan", write=False))
     ctx.out(render_plan_text(plan, color=ctx.color(ctx.stdout)))
     if args.detailed_exitcode and not plan.is_empty:
         return EXIT_CHANGES
@@ -83,7 +83,7 @@ def cmd_apply(args, ctx: Context) -> int:
     missing = missing_secret_diagnostics(state, Severity.ERROR, ctx.environ)
     if missing:
         raise ManifestError(missing)  # before any call to Graph
-    client = _connect(ctx)
+    client = _connect(ctx, state, command="apply", write=True)
     plan = _plan(state, client)
     color = ctx.color(ctx.stdout)
     ctx.out(render_plan_text(plan, color=color))
@@ -106,19 +106,31 @@ def cmd_apply(args, ctx: Context) -> int:
     return report.exit_code
 
 
+def cmd_doctor(args, ctx: Context) -> int:
+    from .doctor import run_doctor
+
+    return run_doctor(ctx)
+
+
 def cmd_emulator(args, ctx: Context) -> int:
     from .emulator import serve_forever
 
-    return serve_forever(
-        args.host,
-        args.port,
-        env_file=args.env_file,
-        tenant_domain=args.tenant_domain,
-        page_size=args.page_size,
-        roles=[role for role in args.roles.split(",") if role],
-        out=ctx.stdout,
-        log_stream=ctx.stderr,
-    )
+    subject = {"federated_subject": args.federated_subject} if args.federated_subject else {}
+    try:
+        return serve_forever(
+            args.host,
+            args.port,
+            env_file=args.env_file,
+            tenant_domain=args.tenant_domain,
+            page_size=args.page_size,
+            roles=[role for role in args.roles.split(",") if role],
+            client_certificates=args.client_certificate or [],
+            out=ctx.stdout,
+            log_stream=ctx.stderr,
+            **subject,
+        )
+    except ValueError as e:  # a --client-certificate file without a certificate
+        raise ConfigError(str(e)) from None
 
 
 def cmd_demo(args, ctx: Context) -> int:
@@ -138,14 +150,20 @@ def _load(paths: list[str], ctx: Context):
     return result.state
 
 
-def _connect(ctx: Context):
-    """A Graph client signed in as the environment says (the token is fetched on first use)."""
+def _connect(ctx: Context, state, *, command: str, write: bool):
+    """A Graph client signed in as the environment says, once the tenant and permission
+    guards passed (before any key-set call)."""
     from .auth import TokenProvider
+    from .credentials import Kind, kind_from_environment
     from .graph import GraphClient
+    from .preflight import check
     from .settings import from_environment
 
-    settings = from_environment(ctx.environ)
-    return GraphClient(settings.graph_url, TokenProvider(settings, ctx.environ), verify=settings.verify)
+    kind = kind_from_environment(ctx.environ)
+    settings = from_environment(ctx.environ, app_required=kind is not Kind.MANAGED_IDENTITY)
+    provider = TokenProvider(settings, ctx.environ)
+    check(provider, settings, state.tenant, command=command, write=write)
+    return GraphClient(settings.graph_url, provider, verify=settings.verify)
 
 
 def _plan(state, client):
@@ -185,9 +203,12 @@ DESCRIPTION = """\
 Manage Azure AD B2C policy keys (Microsoft Graph trustFramework/keySets) from YAML
 manifests in git: validate them, plan what must change in the tenant, apply exactly that.
 
-Sign-in and target come from the environment: AZURE_TENANT_ID, AZURE_CLIENT_ID,
-AZURE_CLIENT_SECRET, AZURE_AUTHORITY_HOST, B2CKEYS_CLOUD, B2CKEYS_GRAPH_URL,
-B2CKEYS_CA_BUNDLE (see README). Try it with no tenant at all: b2ckeys demo.
+Sign-in and target come from the environment: AZURE_TENANT_ID, AZURE_CLIENT_ID and one
+credential, first found wins: AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH (+
+AZURE_CLIENT_CERTIFICATE_PASSWORD), AZURE_FEDERATED_TOKEN_FILE, or
+B2CKEYS_AUTH=managed-identity; then AZURE_AUTHORITY_HOST, B2CKEYS_CLOUD, B2CKEYS_GRAPH_URL,
+B2CKEYS_CA_BUNDLE (see README). Check them with b2ckeys doctor. Try it with no tenant at
+all: b2ckeys demo.
 """
 
 EPILOG = """\
@@ -249,6 +270,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_apply)
 
     p = sub.add_parser(
+        "doctor",
+        help="show who b2ckeys signs in as, with which roles, and whether Graph answers",
+        description="Sign in as the environment says and show the cloud, login host, Graph URL, "
+        "credential kind, tenant, client id and granted roles, then list the key sets to show "
+        "that Graph answers. Never shows a secret or token. Exits 1 if anything is wrong, "
+        "one line per problem.",
+    )
+    p.set_defaults(handler=cmd_doctor)
+
+    p = sub.add_parser(
         "emulator",
         help="run a local Graph + token service emulator over HTTPS, for tests and trials",
         description="Serve a strict local emulator of Microsoft Graph trustFramework/keySets and of "
@@ -272,6 +303,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ROLE,...",
         help="the roles its access tokens carry (default TrustFrameworkKeySet.ReadWrite.All; "
         "TrustFrameworkKeySet.Read.All to try a read-only app)",
+    )
+    p.add_argument(
+        "--client-certificate",
+        action="append",
+        metavar="FILE",
+        help="register the certificate(s) of this PEM file on the app, for client assertions "
+        "(AZURE_CLIENT_CERTIFICATE_PATH); may be repeated",
+    )
+    p.add_argument(
+        "--federated-subject",
+        metavar="SUBJECT",
+        help="the subject the app's federated credential accepts "
+        "(default repo:contoso/b2c-keys:ref:refs/heads/main)",
     )
     p.set_defaults(handler=cmd_emulator)
 

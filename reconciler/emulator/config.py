@@ -9,6 +9,8 @@ from typing import Any
 READ_ROLE = "TrustFrameworkKeySet.Read.All"
 WRITE_ROLE = "TrustFrameworkKeySet.ReadWrite.All"
 DEFAULT_ROLES = (WRITE_ROLE,)
+# The subject of the one federated identity credential of the emulator's app (GitHub Actions form).
+DEFAULT_FEDERATED_SUBJECT = "repo:contoso/b2c-keys:ref:refs/heads/main"
 
 
 @dataclass(frozen=True)
@@ -18,11 +20,13 @@ class Settings:
     conflict_status: int = 400       # HTTP status of AADB2C95028 (400 or 409)
     roles: tuple[str, ...] = DEFAULT_ROLES   # `roles` claim of tokens issued from now on
     backup_on_delete: bool = False   # DELETE leaves a copy named '<id>.bak'
+    federated_subject: str = DEFAULT_FEDERATED_SUBJECT  # `sub` a federated assertion must carry
 
     def as_dict(self) -> dict[str, Any]:
         return {"page_size": self.page_size, "not_found_status": self.not_found_status,
                 "conflict_status": self.conflict_status, "roles": list(self.roles),
-                "backup_on_delete": self.backup_on_delete}
+                "backup_on_delete": self.backup_on_delete,
+                "federated_subject": self.federated_subject}
 
 
 def _check(name: str, value: Any) -> Any:
@@ -42,6 +46,10 @@ def _check(name: str, value: Any) -> Any:
     if name == "backup_on_delete":
         if not isinstance(value, bool):
             raise ValueError("backup_on_delete must be true or false")
+        return value
+    if name == "federated_subject":
+        if not isinstance(value, str) or not 0 < len(value) <= 600:
+            raise ValueError("federated_subject must be a string of 1 to 600 characters")
         return value
     raise ValueError(f"unknown setting {name!r}")
 

@@ -14,12 +14,15 @@ import time
 import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional, TextIO
+from typing import Any, Callable, Optional, Sequence, TextIO
 from urllib.parse import parse_qs, urlsplit
 
-from .config import DEFAULT_ROLES, Config
+from .assertions import Certificates, ClientAuthenticator, FederatedIssuer
+from .config import DEFAULT_FEDERATED_SUBJECT, DEFAULT_ROLES, Config
 from .control import ControlSurface
+from .credentials_kit import CredentialHelpers, read_certificate_files
 from .graph import GraphApi, GraphError, odata_error
+from .identity import FEDERATED_TOKEN_PATH, IdentityEndpoints
 from .jws import RsaSigner
 from .pipeline import Context, Pipeline, Request, Response
 from .store import KeySetStore
@@ -117,16 +120,25 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
 
-class Emulator:
-    """A local, strict Microsoft Graph (trustFramework/keySets) + Entra token service."""
+class Emulator(CredentialHelpers):
+    """A local, strict Microsoft Graph (trustFramework/keySets) + Entra token service.
+
+    ``client_certificates``: PEM files whose certificates are registered on the app (client
+    assertions signed with their keys are accepted); ``federated_subject``: the subject of
+    the app's federated identity credential (see ``identity.py`` and ``assertions.py``).
+    """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
                  tenant_domain: str = DEFAULT_TENANT_DOMAIN,
                  roles: tuple[str, ...] | list[str] = DEFAULT_ROLES, page_size: int = 2,
+                 client_certificates: Sequence[str] = (),
+                 federated_subject: str = DEFAULT_FEDERATED_SUBJECT,
                  workdir: Optional[str] = None, log_stream: Optional[TextIO] = None):
         self.host, self.port, self.tenant_domain = host, port, tenant_domain
         self.workdir, self.log_stream = workdir, log_stream
-        self.config = Config(page_size=page_size, roles=list(roles))
+        self.config = Config(page_size=page_size, roles=list(roles),
+                             federated_subject=federated_subject)
+        self.certificates = Certificates(read_certificate_files(client_certificates))
         self.pipeline = Pipeline()
         self.store = KeySetStore(tenant_domain)
         self.url = self.tenant_id = self.client_id = self.client_secret = self.ca_path = ""
@@ -158,6 +170,14 @@ class Emulator:
         self.tokens = TokenService(self.url, self.tenant_id, self.tenant_domain,
                                    App(self.client_id, self.client_secret, str(uuid.uuid4())),
                                    RsaSigner(), lambda: self.config.current)
+        self.federated = FederatedIssuer(self.url)
+        self.tokens.verify_credential = ClientAuthenticator(
+            base_url=self.url, tenant_id=self.tenant_id, tenant_domain=self.tenant_domain,
+            certificates=self.certificates, federated=self.federated,
+            settings=lambda: self.config.current)
+        self.identity_header = uuid.uuid4().hex
+        self.identity = IdentityEndpoints(self.tokens, self.federated, self.identity_header,
+                                          lambda: self.config.current)
         self.graph = GraphApi(self.url, self.store, self.tokens, self.config, self.pipeline)
         self.control = ControlSurface(reset=self.reset, state=self.state,
                                       requests=self.requests, config=self.config)
@@ -218,9 +238,11 @@ class Emulator:
 
     # -- control (same as /_emulator/...) ----------------------------------------------
     def reset(self) -> None:
-        """Empty the store, clear the request log, restore the start configuration."""
+        """Empty the store, clear the request log, restore the start configuration
+        (and the start set of registered client certificates)."""
         self.store.reset()
         self.config.reset()
+        self.certificates.reset()
         with self._log_lock:
             self._log.clear()
 
@@ -238,12 +260,16 @@ class Emulator:
         path = req.path
         control = path == "/_emulator" or path.startswith("/_emulator/")
         try:
-            if control:
+            if path == FEDERATED_TOKEN_PATH:
+                answer = self.identity.federated_token(req)
+            elif control:
                 answer = self.control.handle(req)
             elif (path.split("/") + [""])[1].lower() in ("beta", "v1.0"):
                 answer = self.pipeline.run(Context(req, "graph"), self.graph.handle)
             elif self.tokens.route(path):
                 answer = self.pipeline.run(Context(req, "sts"), self.tokens.handle)
+            elif self.identity.serves(path):
+                answer = self.pipeline.run(Context(req, "sts"), self.identity.handle)
             else:
                 answer = odata_error(Context(req, "graph"), GraphError(
                     404, "NotFound", "The requested resource was not found."))
