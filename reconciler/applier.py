@@ -1,29 +1,31 @@
-"""Runs a plan's changes in order against Graph and reports what happened.
+"""Runs a plan's changes against Graph and reports what happened.
 
-Each secret is resolved just before the call that needs it and dropped after.
-On the first failure no further change starts; the report lists what was done,
-what failed (with Graph's code and request-id) and what was not attempted.
-Because the planner matches keys by identity, a new plan after a failure shows
-only what is left, and a rerun adds no key twice.
+Changes are grouped by key set. Within a group they run in plan order, one
+after another (B2C refuses concurrent writes to one key set, AADB2C95053);
+groups run in parallel on up to `parallelism` workers. Each secret is resolved
+just before the call that needs it. Every write goes through `reconciler.ensure`,
+so a lost answer never turns into a duplicate key.
+
+After the first failure, or once `stop` is set (Ctrl-C, SIGTERM), no further
+change starts; calls in flight finish. The report lists what was done, what
+failed (with Graph's code and request-id) and what was not attempted. Because
+the planner matches keys by identity, a new plan shows only what is left, and a
+rerun adds no key twice.
 """
 
 from __future__ import annotations
 
 import enum
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable
 
 from . import secrets
-from .errors import GraphConflict, ReconcilerError
-from .model import Action, Change, LiveKey, Plan, SecretRef
-
-
-class KeySetWriter(Protocol):
-    """The part of GraphClient the applier uses."""
-
-    def create_keyset(self, name: str) -> str: ...
-    def generate_key(self, keyset_id: str, **kw) -> LiveKey: ...
-    def upload_secret(self, keyset_id: str, **kw) -> LiveKey: ...
+from .ensure import ensure_key, ensure_keyset
+from .errors import ReconcilerError
+from .graph import GraphClient
+from .model import Action, Change, Plan, SecretRef
 
 
 class Status(str, enum.Enum):
@@ -36,12 +38,13 @@ class Status(str, enum.Enum):
 class Outcome:
     change: Change
     status: Status
-    detail: str = ""  # the new kid, the id Graph chose, or the error
+    detail: str = ""  # the new kid, a remark, or the error
 
 
 @dataclass(frozen=True)
 class ApplyReport:
     outcomes: tuple[Outcome, ...]
+    interrupted: bool = False
 
     @property
     def ok(self) -> bool:
@@ -57,47 +60,91 @@ class ApplyReport:
 
 def apply(
     plan: Plan,
-    client: KeySetWriter,
+    client: GraphClient,
     *,
     resolve: Callable[[SecretRef], str] = secrets.resolve,
     on_outcome: Callable[[Outcome], None] | None = None,
+    on_start: Callable[[Change], None] | None = None,
+    parallelism: int = 1,
+    stop: threading.Event | None = None,
 ) -> ApplyReport:
-    outcomes: list[Outcome] = []
-    created_ids: dict[str, str] = {}  # id we asked for -> id the service chose
-    failed = False
-    for change in plan.changes:
-        if failed:
-            outcomes.append(Outcome(change, Status.NOT_ATTEMPTED))
-            continue
-        try:
-            detail = _run(change, client, created_ids, resolve)
-            outcome = Outcome(change, Status.DONE, detail)
-        except ReconcilerError as e:
-            failed = True
-            outcome = Outcome(change, Status.FAILED, str(e))
-        outcomes.append(outcome)
-        if on_outcome:
-            on_outcome(outcome)
-    return ApplyReport(tuple(outcomes))
+    run = _Run(plan, client, resolve, on_outcome, on_start, stop or threading.Event())
+    groups = group_by_keyset(plan.changes)
+    if parallelism <= 1 or len(groups) <= 1:
+        for group in groups:
+            run.group(group)
+    else:
+        with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
+            for future in [pool.submit(run.group, group) for group in groups]:
+                future.result()
+    outcomes = tuple(run.outcomes[index] for index in range(len(plan.changes)))
+    return ApplyReport(outcomes, interrupted=run.stop.is_set() and not run.failed.is_set())
 
 
-def _run(change: Change, client: KeySetWriter, created_ids: dict[str, str],
-         resolve: Callable[[SecretRef], str]) -> str:
-    keyset_id = created_ids.get(change.keyset_id, change.keyset_id)
-    if change.action is Action.CREATE_KEYSET:
-        try:
-            actual = client.create_keyset(change.keyset_id)
-        except GraphConflict:
-            return "already existed"
-        created_ids[change.keyset_id] = actual
-        return "" if actual == change.keyset_id else f"the service named it {actual}"
-    key = change.key
-    assert key is not None
-    if change.action is Action.GENERATE_KEY:
-        new = client.generate_key(keyset_id, kty=key.kty, use=key.use, nbf=key.nbf, exp=key.exp)
-    elif change.action is Action.UPLOAD_SECRET:
-        assert key.secret is not None
-        new = client.upload_secret(keyset_id, value=resolve(key.secret), use=key.use, nbf=key.nbf, exp=key.exp)
-    else:  # pragma: no cover - every Action is handled above
-        raise AssertionError(change.action)
-    return f"kid {new.kid}"
+def group_by_keyset(changes: tuple[Change, ...]) -> list[list[tuple[int, Change]]]:
+    """(plan index, change) per key set (ids compared case-insensitively), each in plan order."""
+    groups: dict[str, list[tuple[int, Change]]] = {}
+    for index, change in enumerate(changes):
+        groups.setdefault(change.keyset_id.upper(), []).append((index, change))
+    return list(groups.values())
+
+
+class _Run:
+    def __init__(self, plan, client, resolve, on_outcome, on_start, stop):
+        self.client = client
+        self.resolve = resolve
+        self.on_outcome = on_outcome
+        self.on_start = on_start
+        self.stop = stop
+        self.failed = threading.Event()
+        self.outcomes: dict[int, Outcome] = {}  # by index in the plan
+        self._lock = threading.Lock()
+        self._live = {ks.id.upper(): ks for ks in plan.live.keysets}
+
+    def group(self, changes: list[tuple[int, Change]]) -> None:
+        first = changes[0][1]
+        current = self._live.get(first.keyset_id.upper())
+        keyset_id = current.id if current else first.keyset_id
+        known_kids = {k.kid for k in current.keys} if current else set()
+        fresh = False
+        for index, change in changes:
+            if self.stop.is_set() or self.failed.is_set():
+                self._record(index, Outcome(change, Status.NOT_ATTEMPTED))
+                continue
+            if self.on_start:
+                self.on_start(change)
+            try:
+                if change.action is Action.CREATE_KEYSET:
+                    keyset_id, detail = ensure_keyset(self.client, change.keyset_id)
+                    fresh = True
+                else:
+                    new, remark = ensure_key(
+                        self.client, keyset_id, change.key, self._writer(change, keyset_id),
+                        known_kids, fresh=fresh,
+                    )
+                    known_kids.add(new.kid)
+                    detail = f"kid {new.kid}" + (f"; {remark}" if remark else "")
+                outcome = Outcome(change, Status.DONE, detail)
+            except ReconcilerError as e:
+                self.failed.set()
+                outcome = Outcome(change, Status.FAILED, str(e))
+            self._record(index, outcome)
+
+    def _writer(self, change: Change, keyset_id: str):
+        key = change.key
+        if change.action is Action.GENERATE_KEY:
+            return lambda: self.client.generate_key(
+                keyset_id, kty=key.kty, use=key.use, nbf=key.nbf, exp=key.exp
+            )
+        if change.action is Action.UPLOAD_SECRET:
+            # resolved on each try, held only for the call
+            return lambda: self.client.upload_secret(
+                keyset_id, value=self.resolve(key.secret), use=key.use, nbf=key.nbf, exp=key.exp
+            )
+        raise AssertionError(change.action)  # pragma: no cover - every Action is handled
+
+    def _record(self, index: int, outcome: Outcome) -> None:
+        with self._lock:
+            self.outcomes[index] = outcome
+            if self.on_outcome and outcome.status is not Status.NOT_ATTEMPTED:
+                self.on_outcome(outcome)

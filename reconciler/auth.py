@@ -14,6 +14,7 @@ import base64
 import json
 import os
 import re
+import threading
 from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import urlsplit
@@ -87,6 +88,7 @@ class TokenProvider:
         self.credential = credential or from_environment(environ)
         self._client = None
         self.claims: dict = {}
+        self._lock = threading.Lock()  # apply's workers share one provider: one sign-in
 
     def __repr__(self) -> str:
         return (f"TokenProvider(kind={self.kind.value!r}, client_id={self._settings.client_id!r}, "
@@ -108,6 +110,12 @@ class TokenProvider:
         )
 
     def token(self) -> str:
+        """One thread at a time: the first caller builds the msal client and signs in,
+        the others then get msal's cached token."""
+        with self._lock:
+            return self._token()
+
+    def _token(self) -> str:
         client = self._msal_client()
         try:
             if self.kind is Kind.MANAGED_IDENTITY:

@@ -1,4 +1,5 @@
-"""The command line: argparse, the environment, exit codes (design 3.1-3.3).
+"""The command line: the commands, the environment, exit codes (design 3.1-3.3).
+The arguments of each command are in `cli_parser` (`build_parser` is importable here).
 
 `main(argv=None, environ=None) -> int`. Every `ReconcilerError` becomes one
 line per problem on stderr and exit code 1; no traceback. Heavy imports (msal,
@@ -8,13 +9,12 @@ so `b2ckeys --help` stays fast.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 from typing import Mapping, TextIO
 
-from . import __version__
+from .cli_parser import build_parser
 from .errors import ApplyRefused, ConfigError, ManifestError, ReconcilerError, SecretError
 
 DEFAULT_PATHS = ["manifests"]
@@ -31,10 +31,14 @@ class Context:
         self.stderr = stderr
         self.stdin = stdin
 
-    def color(self, stream: TextIO) -> bool:
-        if self.environ.get("NO_COLOR") or self.environ.get("TERM") == "dumb":
+    def interactive(self, stream: TextIO) -> bool:
+        """A person watches this stream: a terminal that can redraw a line."""
+        if self.environ.get("TERM") == "dumb":
             return False
         return bool(getattr(stream, "isatty", None) and stream.isatty())
+
+    def color(self, stream: TextIO) -> bool:
+        return self.interactive(stream) and not self.environ.get("NO_COLOR")
 
     def out(self, text: str = "") -> None:
         self.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -76,14 +80,15 @@ def cmd_plan(args, ctx: Context) -> int:
 def cmd_apply(args, ctx: Context) -> int:
     from . import applier
     from .model import Severity
-    from .render import render_outcome, render_plan_text, render_report
+    from .progress import Progress
+    from .render import describe_change, render_outcome, render_plan_text, render_report
     from .secrets import missing_secret_diagnostics, resolve
 
     state = _load(args.paths, ctx)
     missing = missing_secret_diagnostics(state, Severity.ERROR, ctx.environ)
     if missing:
         raise ManifestError(missing)  # before any call to Graph
-    client = _connect(ctx, state, command="apply", write=True)
+    client = _connect(ctx, state, command="apply", write=True, workers=args.parallelism)
     plan = _plan(state, client)
     color = ctx.color(ctx.stdout)
     ctx.out(render_plan_text(plan, color=color))
@@ -91,19 +96,65 @@ def cmd_apply(args, ctx: Context) -> int:
         return EXIT_OK
     _approve(args, ctx)
     ctx.out("")
-    report = applier.apply(
-        plan,
-        client,
-        resolve=lambda ref: resolve(ref, ctx.environ),
-        on_outcome=lambda o: ctx.out(render_outcome(o, color=color)),
-    )
+    progress = Progress(ctx.stdout, len(plan.changes), live=ctx.interactive(ctx.stdout))
+    with StopOnSignal(ctx) as stop, progress:
+        report = applier.apply(
+            plan,
+            client,
+            resolve=lambda ref: resolve(ref, ctx.environ),
+            on_start=lambda change: progress.started(describe_change(change)),
+            on_outcome=lambda o: progress.finished(render_outcome(o, color=color)),
+            parallelism=args.parallelism,
+            stop=stop.event,
+        )
     ctx.out("")
     text = render_report(report, color=ctx.color(ctx.stdout if report.ok else ctx.stderr))
     if report.ok:
         ctx.out(text)
     else:
         ctx.err(text)
-    return report.exit_code
+    return stop.exit_code if report.interrupted else report.exit_code
+
+
+class StopOnSignal:
+    """While applying, the first SIGINT or SIGTERM asks the applier to stop starting
+    changes (calls in flight finish); a second one stops at once. Exit code 128 +
+    the signal's number (130, 143), as shells do."""
+
+    def __init__(self, ctx: Context):
+        import threading
+
+        self.ctx = ctx
+        self.event = threading.Event()
+        self.exit_code = EXIT_ERROR
+        self._previous: dict = {}
+
+    def __enter__(self) -> "StopOnSignal":
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        import signal
+
+        if self.event.is_set():
+            signal.default_int_handler(signum, frame)  # second signal: KeyboardInterrupt now
+        self.event.set()
+        self.exit_code = 128 + signum
+        self.ctx.err(
+            f"\n{signal.Signals(signum).name}: no new change starts; waiting for calls in flight "
+            "(again to stop at once)"
+        )
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
 
 def cmd_doctor(args, ctx: Context) -> int:
@@ -115,6 +166,18 @@ def cmd_doctor(args, ctx: Context) -> int:
 def cmd_emulator(args, ctx: Context) -> int:
     from .emulator import serve_forever
 
+    throttle = {
+        key: value
+        for key, value in (
+            ("app_per_minute", args.throttle_app_rpm),
+            ("tenant_per_minute", args.throttle_tenant_rpm),
+            ("time_scale", args.time_scale),
+            ("retry_after", False if args.no_retry_after else None),
+        )
+        if value is not None
+    }
+    on = args.throttle or bool(throttle)
+    latency = {"fixed_ms": args.latency_ms, "jitter_ms": args.jitter_ms}
     subject = {"federated_subject": args.federated_subject} if args.federated_subject else {}
     try:
         return serve_forever(
@@ -124,6 +187,9 @@ def cmd_emulator(args, ctx: Context) -> int:
             tenant_domain=args.tenant_domain,
             page_size=args.page_size,
             roles=[role for role in args.roles.split(",") if role],
+            throttle=throttle if on else None,
+            latency=latency if args.latency_ms or args.jitter_ms else None,
+            faults=args.fault,
             client_certificates=args.client_certificate or [],
             out=ctx.stdout,
             log_stream=ctx.stderr,
@@ -150,12 +216,13 @@ def _load(paths: list[str], ctx: Context):
     return result.state
 
 
-def _connect(ctx: Context, state, *, command: str, write: bool):
+def _connect(ctx: Context, state, *, command: str, write: bool, workers: int = 1):
     """A Graph client signed in as the environment says, once the tenant and permission
-    guards passed (before any key-set call)."""
+    guards passed (before any key-set call); paced to B2CKEYS_MAX_RPM requests a minute
+    across all `workers`, retried as `RetryPolicy` says."""
     from .auth import TokenProvider
     from .credentials import Kind, kind_from_environment
-    from .graph import GraphClient
+    from .graph import connect_graph
     from .preflight import check
     from .settings import from_environment
 
@@ -163,7 +230,7 @@ def _connect(ctx: Context, state, *, command: str, write: bool):
     settings = from_environment(ctx.environ, app_required=kind is not Kind.MANAGED_IDENTITY)
     provider = TokenProvider(settings, ctx.environ)
     check(provider, settings, state.tenant, command=command, write=write)
-    return GraphClient(settings.graph_url, provider, verify=settings.verify)
+    return connect_graph(settings, provider, workers=workers)
 
 
 def _plan(state, client):
@@ -197,136 +264,14 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-# -- parser --------------------------------------------------------------------
-
-DESCRIPTION = """\
-Manage Azure AD B2C policy keys (Microsoft Graph trustFramework/keySets) from YAML
-manifests in git: validate them, plan what must change in the tenant, apply exactly that.
-
-Sign-in and target come from the environment: AZURE_TENANT_ID, AZURE_CLIENT_ID and one
-credential, first found wins: AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH (+
-AZURE_CLIENT_CERTIFICATE_PASSWORD), AZURE_FEDERATED_TOKEN_FILE, or
-B2CKEYS_AUTH=managed-identity; then AZURE_AUTHORITY_HOST, B2CKEYS_CLOUD, B2CKEYS_GRAPH_URL,
-B2CKEYS_CA_BUNDLE (see README). Check them with b2ckeys doctor. Try it with no tenant at
-all: b2ckeys demo.
-"""
-
-EPILOG = """\
-exit codes: 0 success; 1 error (bad input, sign-in, Graph failure, refused apply);
-2 'plan --detailed-exitcode' found changes to make.
-"""
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="b2ckeys",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"b2ckeys {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    paths_help = "manifest files, or folders to search for *.yaml/*.yml (default: manifests/)"
-
-    p = sub.add_parser(
-        "validate",
-        help="check manifests offline: YAML, schema and B2C's rules; no credentials, no network",
-        description="Check manifests offline: YAML syntax, the schema, and the rules B2C enforces "
-        "(one key type and one use per key set, nbf before exp, no key set declared twice, "
-        "secrets referenced, never written). Missing secret variables or files are warnings here.",
-    )
-    p.add_argument("paths", nargs="*", metavar="PATH", help=paths_help)
-    p.set_defaults(handler=cmd_validate)
-
-    p = sub.add_parser(
-        "plan",
-        help="show what must change in the tenant to match the manifests",
-        description="Read the tenant's key sets from Graph and show what apply would do: key sets "
-        "to create (+), keys to add (+), and key sets or keys no manifest declares (?), which are "
-        "left alone. Makes no change.",
-    )
-    p.add_argument("paths", nargs="*", metavar="PATH", help=paths_help)
-    p.add_argument(
-        "--detailed-exitcode",
-        action="store_true",
-        help="exit 2 when there are changes to make, 0 when there are none (as terraform plan)",
-    )
-    p.set_defaults(handler=cmd_plan)
-
-    p = sub.add_parser(
-        "apply",
-        help="make the changes the plan shows, in order",
-        description="Compute the plan, show it, ask for 'yes' on a terminal (or take --auto-approve), "
-        "then make the changes one by one. Every referenced secret must be available before any "
-        "call to Graph. On a failure it stops and reports what was done and what was not; "
-        "running it again adds only what is still missing.",
-    )
-    p.add_argument("paths", nargs="*", metavar="PATH", help=paths_help)
-    p.add_argument(
-        "--auto-approve",
-        action="store_true",
-        help="do not ask for confirmation (needed when there is no terminal, as in CI)",
-    )
-    p.set_defaults(handler=cmd_apply)
-
-    p = sub.add_parser(
-        "doctor",
-        help="show who b2ckeys signs in as, with which roles, and whether Graph answers",
-        description="Sign in as the environment says and show the cloud, login host, Graph URL, "
-        "credential kind, tenant, client id and granted roles, then list the key sets to show "
-        "that Graph answers. Never shows a secret or token. Exits 1 if anything is wrong, "
-        "one line per problem.",
-    )
-    p.set_defaults(handler=cmd_doctor)
-
-    p = sub.add_parser(
-        "emulator",
-        help="run a local Graph + token service emulator over HTTPS, for tests and trials",
-        description="Serve a strict local emulator of Microsoft Graph trustFramework/keySets and of "
-        "the token service, over HTTPS on loopback with a CA it generates. When ready it prints "
-        "(and with --env-file writes) the environment that points b2ckeys at it.",
-    )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=0, help="port to listen on (default 0: any free port)")
-    p.add_argument("--env-file", metavar="FILE", help="write KEY=VALUE lines to FILE once ready")
-    p.add_argument(
-        "--tenant-domain",
-        default="contoso.onmicrosoft.com",
-        help="the emulated tenant's domain (default contoso.onmicrosoft.com)",
-    )
-    p.add_argument(
-        "--page-size", type=int, default=2, help="key sets per page of the list answer (default 2)"
-    )
-    p.add_argument(
-        "--roles",
-        default="TrustFrameworkKeySet.ReadWrite.All",
-        metavar="ROLE,...",
-        help="the roles its access tokens carry (default TrustFrameworkKeySet.ReadWrite.All; "
-        "TrustFrameworkKeySet.Read.All to try a read-only app)",
-    )
-    p.add_argument(
-        "--client-certificate",
-        action="append",
-        metavar="FILE",
-        help="register the certificate(s) of this PEM file on the app, for client assertions "
-        "(AZURE_CLIENT_CERTIFICATE_PATH); may be repeated",
-    )
-    p.add_argument(
-        "--federated-subject",
-        metavar="SUBJECT",
-        help="the subject the app's federated credential accepts "
-        "(default repo:contoso/b2c-keys:ref:refs/heads/main)",
-    )
-    p.set_defaults(handler=cmd_emulator)
-
-    p = sub.add_parser(
-        "demo",
-        help="start the emulator and run validate, plan, apply, plan on the starter pack",
-        description="Start the emulator in this process and run validate, plan, apply and plan "
-        "again on the B2C starter-pack key sets, to show the whole cycle with no tenant.",
-    )
-    p.set_defaults(handler=cmd_demo)
-    return parser
+COMMANDS = {
+    "validate": cmd_validate,
+    "plan": cmd_plan,
+    "apply": cmd_apply,
+    "doctor": cmd_doctor,
+    "emulator": cmd_emulator,
+    "demo": cmd_demo,
+}
 
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -334,7 +279,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     args = parser.parse_args(argv)
     ctx = Context(os.environ if environ is None else environ, sys.stdout, sys.stderr, sys.stdin)
     try:
-        return args.handler(args, ctx)
+        return COMMANDS[args.command](args, ctx)
     except ReconcilerError as e:
         located = isinstance(e, (ManifestError, SecretError))
         for line in e.lines():

@@ -15,7 +15,7 @@ WIDTH = 12
 def run_doctor(ctx) -> int:
     from .auth import TokenProvider
     from .credentials import from_environment as credential_from
-    from .graph import GraphClient
+    from .graph import connect_graph
     from .preflight import READ_ROLE, WRITE_ROLE, missing_permission
     from .settings import from_environment
 
@@ -69,7 +69,7 @@ def run_doctor(ctx) -> int:
         show("key sets", "not listed (no key-set permission)")
         return finish()
     try:
-        live = GraphClient(settings.graph_url, provider, verify=settings.verify).list_keysets()
+        live = connect_graph(settings, provider).list_keysets()
     except ReconcilerError as e:
         show("key sets", "Graph did not answer")
         problems.append(f"Graph at {settings.graph_url}: {e}")

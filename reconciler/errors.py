@@ -10,11 +10,12 @@ module that caught it.
     ├── PreflightError     signed in, but to the wrong tenant or without the permission needed
     ├── GraphError         Graph answered with an error, or could not be reached
     │   ├── GraphNotFound      404, or 400 with AADB2C90073
-    │   ├── GraphConflict      409, or the "already exists" B2C code
+    │   ├── GraphConflict      the "already exists" answer (409 or AADB2C95028)
     │   ├── GraphThrottled     429 / AADB2C95043
     │   ├── GraphAuthError     401 / 403
     │   ├── GraphServerError   5xx
-    │   └── GraphUnreachable   connection error or timeout (no answer at all)
+    │   ├── GraphUnreachable   connection error or timeout (no answer at all)
+    │   └── RetriesExhausted   retried until the budget ran out (holds the last error)
     └── ApplyRefused       apply would not start (no terminal, not approved, ...)
 
 Messages never hold a secret value or an access token.
@@ -81,8 +82,10 @@ class GraphError(ReconcilerError):
         request_id: str | None = None,
         method: str | None = None,
         path: str | None = None,
+        retry_after: float | None = None,
     ):
         self.status = status
+        self.retry_after = retry_after  # seconds, when Graph sent Retry-After
         self.code = code
         self.graph_message = message
         self.request_id = request_id
@@ -120,3 +123,23 @@ class GraphServerError(GraphError):
 
 class GraphUnreachable(GraphError):
     pass
+
+
+class RetriesExhausted(GraphError):
+    """A call retried until its budget ran out; carries the last answer."""
+
+    def __init__(self, last: GraphError, tries: int, seconds: float):
+        self.last = last
+        self.tries = tries
+        self.seconds = seconds
+        super().__init__(
+            last.graph_message, status=last.status, code=last.code, request_id=last.request_id,
+            method=last.method, path=last.path, retry_after=last.retry_after,
+        )
+
+    def _render(self) -> str:
+        last = self.last._render()
+        if self.method and last.startswith(f"{self.method} {self.path}: "):
+            last = last[len(f"{self.method} {self.path}: "):]
+        head = f"{self.method} {self.path}: " if self.method else ""
+        return f"{head}gave up after {self.tries} tries over {self.seconds:.1f} s; last answer: {last}"

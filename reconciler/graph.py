@@ -10,6 +10,8 @@ suspected to produce (kty in any case, nbf/exp as strings, status absent).
 from __future__ import annotations
 
 import json
+import random
+import time
 from typing import Callable, Iterator
 from urllib.parse import quote, urlsplit
 
@@ -17,7 +19,9 @@ import requests
 
 from . import errors
 from .model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState, strip_prefix
-from .settings import check_url
+from .pacing import Pacer, Unpaced
+from .retry import BUSY_CODES, RetryPolicy, is_ambiguous, is_rejected, parse_retry_after
+from .settings import Settings, check_url
 from .transport import DEFAULT_TIMEOUT, Session
 
 MAX_ERROR_MESSAGE = 300
@@ -29,8 +33,27 @@ CONFLICT_CODES = {"AADB2C95028"}
 THROTTLE_CODES = {"AADB2C95043"}
 
 
+def connect_graph(settings: Settings, token: Callable[[], str], *, workers: int = 1) -> "GraphClient":
+    """The client the commands use: paced to B2CKEYS_MAX_RPM requests a minute across all
+    `workers` (0: unpaced), waits scaled by B2CKEYS_TIME_SCALE, a connection per worker."""
+    return GraphClient(
+        settings.graph_url,
+        token,
+        verify=settings.verify,
+        pacer=Pacer(settings.max_rpm, 60.0 / settings.time_scale) if settings.max_rpm else Unpaced(),
+        policy=RetryPolicy(scale=settings.time_scale),
+        pool_size=max(10, workers),
+    )
+
+
 class GraphClient:
-    """Thin verbs over Graph; `token` is a callable that returns a bearer token."""
+    """Thin verbs over Graph; `token` is a callable that returns a bearer token.
+
+    Every request waits for the shared `pacer` first. Reads are retried on any
+    transient failure; writes only when Graph rejected them outright (throttled,
+    busy), since a write whose answer was lost may have taken effect: deciding
+    that is `reconciler.ensure`'s job. Safe to share between threads.
+    """
 
     def __init__(
         self,
@@ -39,13 +62,22 @@ class GraphClient:
         *,
         verify: str | bool = True,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        pacer: Pacer | Unpaced | None = None,
+        policy: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], None] = time.sleep,
+        pool_size: int = 10,
     ):
         check_url(graph_url, "B2CKEYS_GRAPH_URL")
         self.root = graph_url.rstrip("/") + "/beta"
         self._origin = _origin(self.root)
         self._token = token
-        self.session = Session(verify=verify, timeout=timeout)
+        self.session = Session(verify=verify, timeout=timeout, pool_size=pool_size)
+        self.pacer = pacer or Unpaced()
+        self.policy = policy
+        self.sleep = sleep
+        self.rng = random.Random()
         self.request_count = 0
+        self.retry_count = 0
 
     # -- verbs ---------------------------------------------------------------
 
@@ -105,19 +137,46 @@ class GraphClient:
             url = page.get("@odata.nextLink")
 
     def _call(self, method: str, path_or_url: str, *, body: dict | None = None) -> requests.Response:
+        """One logical call: sent, and sent again while the failure allows and the budget lasts."""
         url = path_or_url if "://" in path_or_url else self.root + path_or_url
+        started = time.monotonic()
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return self._send(method, url, body)
+            except errors.GraphError as e:
+                if not (is_rejected(e) or (method == "GET" and is_ambiguous(e))):
+                    raise
+                self.wait_before_retry(tries, e, started)
+
+    def wait_before_retry(self, tries: int, error: errors.GraphError, started: float) -> None:
+        """Sleeps before try number `tries + 1` of a call begun at `started` (monotonic),
+        or raises RetriesExhausted when the policy's budget is spent. After a 429
+        every worker pauses, not only this one."""
+        wait = self.policy.delay(tries, error, self.rng)
+        elapsed = time.monotonic() - started
+        if tries >= self.policy.max_tries or elapsed + wait > self.policy.budget:
+            raise errors.RetriesExhausted(error, tries, elapsed) from None
+        self.retry_count += 1
+        if isinstance(error, errors.GraphThrottled):
+            self.pacer.hold(wait)
+        self.sleep(wait)
+
+    def _send(self, method: str, url: str, body: dict | None) -> requests.Response:
         shown = _shown_path(url, self.root)
         headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body)
+        self.pacer.acquire()
         self.request_count += 1
         try:
             # A redirect is never followed: it would carry the token to another host.
             response = self.session.request(method, url, headers=headers, data=data, allow_redirects=False)
-        except requests.exceptions.SSLError as e:
-            raise errors.GraphUnreachable(
+        except requests.exceptions.SSLError as e:  # final: trying again will not change the certificate
+            raise errors.GraphError(
                 f"TLS verification failed for {self._origin}; set B2CKEYS_CA_BUNDLE if it uses a private CA ({_first_line(e)})",
                 method=method, path=shown,
             ) from None
@@ -125,6 +184,8 @@ class GraphClient:
             raise errors.GraphUnreachable(
                 f"cannot reach {self._origin}: {_first_line(e)}", method=method, path=shown
             ) from None
+        finally:
+            self.pacer.release()
         if response.status_code >= 300:
             raise error_from_response(response, method, shown)
         return response
@@ -137,7 +198,9 @@ def error_from_response(response: requests.Response, method: str, path: str) -> 
     if 300 <= status < 400:
         message = f"unexpected redirect to {response.headers.get('Location', '?')}; not followed"
     kind = errors.GraphError
-    if status == 404 or code in NOT_FOUND_CODES:
+    if code in BUSY_CODES:
+        kind = errors.GraphError  # another write to the key set is running: retried, not "exists"
+    elif status == 404 or code in NOT_FOUND_CODES:
         kind = errors.GraphNotFound
     elif status == 409 or code in CONFLICT_CODES:
         kind = errors.GraphConflict
@@ -149,7 +212,9 @@ def error_from_response(response: requests.Response, method: str, path: str) -> 
             message += " (the app needs the Graph application permission TrustFrameworkKeySet.ReadWrite.All, or .Read.All to plan, with admin consent)"
     elif status >= 500:
         kind = errors.GraphServerError
-    return kind(message, status=status, code=code, request_id=request_id, method=method, path=path)
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    return kind(message, status=status, code=code, request_id=request_id, method=method, path=path,
+                retry_after=retry_after)
 
 
 def _parse_error_body(response: requests.Response) -> tuple[str | None, str, str | None]:
@@ -167,7 +232,11 @@ def _parse_error_body(response: requests.Response) -> tuple[str | None, str, str
 
 
 def parse_keyset(data: dict) -> LiveKeySet:
-    return LiveKeySet(id=str(data["id"]), keys=tuple(parse_key(k) for k in data.get("keys") or ()))
+    keyset_id = str(data.get("id") or "")
+    try:
+        return LiveKeySet(id=keyset_id, keys=tuple(parse_key(k) for k in data.get("keys") or ()))
+    except (ValueError, TypeError, AttributeError) as e:
+        raise errors.GraphError(f"Graph sent key set '{keyset_id}' in a shape b2ckeys does not understand: {e}") from None
 
 
 def parse_key(data: dict) -> LiveKey:

@@ -221,6 +221,7 @@ class Plan:
     unmanaged: tuple[Unmanaged, ...] = ()
     warnings: tuple[Diagnostic, ...] = ()
     notes: tuple[str, ...] = ()  # plain remarks, e.g. "secret values cannot be compared"
+    live: LiveState = LiveState()  # what the plan was computed from (Terraform's prior state)
 
     @property
     def is_empty(self) -> bool:

@@ -69,6 +69,7 @@ def plan(desired: DesiredState, live: LiveState, now: int) -> Plan:
         unmanaged=tuple(unmanaged),
         warnings=tuple(warnings),
         notes=notes,
+        live=live,
     )
 
 

@@ -41,7 +41,8 @@ class Settings:
     authority_host: str
     graph_url: str  # the Graph root, without /beta
     ca_bundle: str | None  # an extra CA bundle to trust, as given
-    max_rpm: int
+    max_rpm: int  # client-side pacing of Graph requests; 0: no pacing
+    time_scale: float = 1.0  # >1 shortens every wait, to match an emulator run with --time-scale
 
     @property
     def graph_scope(self) -> str:
@@ -83,10 +84,19 @@ def from_environment(environ: Mapping[str, str], *, app_required: bool = True) -
     raw_rpm = environ.get("B2CKEYS_MAX_RPM", str(DEFAULT_MAX_RPM))
     try:
         max_rpm = int(raw_rpm)
-        if max_rpm <= 0:
+        if max_rpm < 0:
             raise ValueError
     except ValueError:
-        raise ConfigError(f"B2CKEYS_MAX_RPM={raw_rpm!r} must be a whole number above 0") from None
+        raise ConfigError(
+            f"B2CKEYS_MAX_RPM={raw_rpm!r} must be a whole number of requests per minute (0: no pacing)"
+        ) from None
+    raw_scale = environ.get("B2CKEYS_TIME_SCALE", "1")
+    try:
+        time_scale = float(raw_scale)
+        if not time_scale > 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"B2CKEYS_TIME_SCALE={raw_scale!r} must be a number above 0") from None
     return Settings(
         cloud=cloud,
         tenant_id=(environ.get("AZURE_TENANT_ID") or "").strip(),
@@ -95,6 +105,7 @@ def from_environment(environ: Mapping[str, str], *, app_required: bool = True) -
         graph_url=graph_url.rstrip("/"),
         ca_bundle=ca_bundle,
         max_rpm=max_rpm,
+        time_scale=time_scale,
     )
 
 

@@ -8,13 +8,22 @@ trust settings and a timeout on every call. TLS verification is never off.
 from __future__ import annotations
 
 import requests
+import requests.adapters
 
 DEFAULT_TIMEOUT = (10, 60)  # connect, read (seconds)
 
 
 class Session(requests.Session):
-    def __init__(self, verify: str | bool = True, timeout: tuple[float, float] | float = DEFAULT_TIMEOUT):
+    def __init__(
+        self,
+        verify: str | bool = True,
+        timeout: tuple[float, float] | float = DEFAULT_TIMEOUT,
+        pool_size: int = 10,
+    ):
         super().__init__()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
         if verify is False:
             raise ValueError("TLS verification cannot be turned off")
         self.verify = verify

@@ -286,3 +286,51 @@ def test_no_secret_password_key_or_token_in_any_output(emu, signin, capsys, tmp_
     assert len(hidden) > 20  # the key's base64 lines are in it
     assert not [value for value in hidden if value in everything]
     assert "eyJ" not in everything and "PRIVATE KEY" not in everything
+
+
+# -- credentials with apply's workers (the merge of issue 3 and issue 4) -------------------------
+
+
+def sign_ins(emu):
+    return [r for r in emu.requests() if r["path"].endswith(("/oauth2/v2.0/token", "/msi/token"))]
+
+
+@pytest.mark.parametrize("kind", ["secret", "pem", "federated", "managed-identity-user"])
+def test_threads_sharing_a_provider_sign_in_once(emu, signin, kind):
+    import threading
+
+    env = signin(kind)
+    provider = TokenProvider(from_environment(env), env)
+    start, tokens = threading.Barrier(8), []
+
+    def worker():
+        start.wait()
+        tokens.append(provider.token())
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(tokens) == 8 and len(set(tokens)) == 1
+    assert [r["status"] for r in sign_ins(emu)] == [200]
+
+
+@pytest.mark.parametrize("kind", ["pem", "federated", "managed-identity-user"])
+def test_parallel_apply_with_each_credential_kind_survives_faults_and_throttling(emu, signin, capsys, kind):
+    emu.config.update({"throttle": {"app_per_minute": 4, "tenant_per_minute": 45, "time_scale": 60}})
+    emu.faults.add({"method": "POST", "path": "*/generateKey", "status": 503, "times": 2})
+    env = signin(kind, B2CKEYS_MAX_RPM="0", B2CKEYS_TIME_SCALE="60")
+    code, out, err = run(capsys, ["apply", "--auto-approve", "--parallelism", "6", STARTER], env)
+    assert (code, err) == (0, ""), err
+    assert emu.stats()["faults"] == {"status": 2} and emu.stats()["throttled"] > 0
+    assert len(emu.state()["keySets"]) == 3
+    assert [r["status"] for r in sign_ins(emu)] == [200]
+
+
+def test_parallel_apply_is_refused_by_the_permission_guard_before_any_key_set_call(emu, signin, capsys):
+    emu.config.update({"roles": [READ]})
+    code, out, err = run(capsys, ["apply", "--auto-approve", "--parallelism", "8", STARTER], signin("pem"))
+    assert code == 1 and err.count("\n") == 1
+    assert f"'b2ckeys apply' needs the Microsoft Graph application permission {WRITE};" in err
+    assert graph_calls(emu) == []

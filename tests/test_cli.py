@@ -121,31 +121,33 @@ def test_validate_reports_every_error_located_without_traceback(tmp_path, env, c
 
 
 def test_failure_mid_apply_reports_and_rerun_converges(emu, env, capsys, tmp_path):
-    # Out of band, key set B2C_1A_B already holds an oct key: B2C refuses an RSA key there.
+    # Out of band: key set B already holds an oct key (B2C refuses an RSA key there),
+    # and key set D exists, empty.
     session = Session(verify=emu.ca_path)
     headers = {"Authorization": f"Bearer {emu.make_token()}"}
     base = emu.url + "/beta/trustFramework/keySets"
-    session.post(base, json={"id": "B"}, headers=headers).raise_for_status()
+    for name in ("B", "D"):
+        session.post(base, json={"id": name}, headers=headers).raise_for_status()
     session.post(base + "/B2C_1A_B/uploadSecret", json={"use": "sig", "k": "x" * 16},
                  headers=headers).raise_for_status()
 
     manifest = tmp_path / "m.yaml"
     manifest.write_text(
-        "version: 1\nkeySets:\n"
-        "  - name: A\n    keys:\n      - {kind: generate, kty: RSA, use: sig}\n"
-        "  - name: B\n    keys:\n      - {kind: generate, kty: RSA, use: sig}\n"
-        "  - name: C\n    keys:\n      - {kind: generate, kty: RSA, use: enc}\n"
+        "version: 1\nkeySets:\n" + "".join(
+            f"  - name: {name}\n    keys:\n      - {{kind: generate, kty: RSA, use: sig}}\n"
+            for name in "ABCD"
+        )
     )
-    code, out, err = run(capsys, ["apply", "--auto-approve", str(manifest)], env)
+    code, out, err = run(capsys, ["apply", "--auto-approve", "--parallelism", "1", str(manifest)], env)
     assert code == 1
-    assert "Apply failed: 3 of 5 changes done" in err
+    # key sets A and C are created and filled, B fails, D is not attempted
+    assert "Apply failed: 4 of 6 changes done (2 key sets created, 2 keys added)." in err
     assert "AADB2C95032" in err and "request-id" in err
-    assert "Not attempted:\n  + key in B2C_1A_C: generate RSA enc key" in err
+    assert "Not attempted:\n  + key in B2C_1A_D: generate RSA sig key" in err
 
     code, out, _ = run(capsys, ["plan", str(manifest)], env)
     assert "Plan: 0 key sets to create, 2 keys to add." in out
-    assert "+ key in B2C_1A_B" in out and "+ key in B2C_1A_C" in out
-    assert "+ key in B2C_1A_A" not in out
+    assert "+ key in B2C_1A_B" in out and "+ key in B2C_1A_D" in out
 
 
 def test_wrong_client_secret_is_one_clear_line(emu, env, capsys):

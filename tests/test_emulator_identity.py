@@ -222,3 +222,71 @@ def test_emulator_command_registers_certificates_and_sets_the_federated_subject(
     finally:
         server.terminate()
         assert server.wait(timeout=10) == 0
+
+
+# -- with faults, throttling and latency (issue 3) ---------------------------------------------
+
+
+def test_start_options_of_both_kinds_are_kept_and_reset_restores_all_of_them(tmp_path):
+    key, cert = make_client_certificate()
+    pem = tmp_path / "start.pem"
+    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    with Emulator(client_certificates=[str(pem)], federated_subject="repo:o/r:environment:prod",
+                  throttle={"app_per_minute": 50}, latency={"fixed_ms": 1},
+                  faults=["POST:*/oauth2/v2.0/token:status=503"]) as own:
+        start = own.config.current.as_dict()
+        assert start["federated_subject"] == "repo:o/r:environment:prod"
+        assert start["throttle"]["enabled"] and start["throttle"]["app_per_minute"] == 50
+        assert start["latency"]["fixed_ms"] == 1
+        assert token_with(own, assertion(own, key, cert)).status_code == 503     # the start fault
+        assert token_with(own, assertion(own, key, cert)).status_code == 200     # the start certificate
+        later_key, later = make_client_certificate()
+        own.register_client_certificate(later.public_bytes(serialization.Encoding.PEM))
+        own.config.update({"federated_subject": "repo:o/r:ref:refs/heads/x", "throttle": None})
+        own.faults.add("GET:/beta/*:status=500")
+        own.reset()
+        assert own.config.current.as_dict() == start
+        assert [rule["status"] for rule in own.faults.list()] == [503]
+        assert token_with(own, assertion(own, key, cert)).status_code == 503     # re-armed
+        assert token_with(own, assertion(own, key, cert)).status_code == 200
+        assert aad_code(token_with(own, assertion(own, later_key, later))) == 700027
+        assert claims_of(own.federated_token())["sub"] == "repo:o/r:environment:prod"
+
+
+def test_managed_identity_endpoints_meet_fault_rules_and_are_logged(emu):
+    emu.faults.add("GET:/msi/token:status=503")
+    assert app_service(emu).status_code == 503
+    assert app_service(emu).status_code == 200
+    assert [r["fault"] for r in emu.requests() if r.get("fault")] == ["status"]
+
+
+def test_emulator_command_takes_fault_throttle_and_credential_options_together(tmp_path):
+    key, cert = make_client_certificate()
+    cert_file = tmp_path / "cert.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    env_file = tmp_path / "emulator.env"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "emulator", "--env-file", str(env_file),
+         "--client-certificate", str(cert_file), "--federated-subject", "repo:o/r:environment:prod",
+         "--throttle-app-rpm", "20", "--time-scale", "60", "--latency-ms", "2",
+         "--fault", "POST:*/oauth2/v2.0/token:status=503"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "B2CKEYS_"))})
+    try:
+        deadline = time.monotonic() + 20
+        while not env_file.exists():
+            assert time.monotonic() < deadline and server.poll() is None
+            time.sleep(0.05)
+        env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+        url, ca = env["B2CKEYS_GRAPH_URL"], env["B2CKEYS_CA_BUNDLE"]
+        config = requests.get(f"{url}/_emulator/config", verify=ca).json()
+        assert config["federated_subject"] == "repo:o/r:environment:prod"
+        assert config["throttle"]["enabled"] and config["throttle"]["app_per_minute"] == 20
+        assert config["throttle"]["time_scale"] == 60 and config["latency"]["fixed_ms"] == 2
+        running = SimpleNamespace(url=url, ca_path=ca, client_id=env["AZURE_CLIENT_ID"],
+                                  tenant_id=env["AZURE_TENANT_ID"])
+        assert token_with(running, assertion(running, key, cert)).status_code == 503
+        assert token_with(running, assertion(running, key, cert)).status_code == 200
+    finally:
+        server.terminate()
+        assert server.wait(timeout=10) == 0

@@ -7,6 +7,7 @@ from reconciler import errors
 from reconciler.auth import TokenProvider
 from reconciler.graph import GraphClient, _created_id, _without, parse_key
 from reconciler.model import KeyType, KeyUse
+from reconciler.retry import RetryPolicy
 from reconciler.settings import from_environment
 
 
@@ -103,17 +104,21 @@ def test_bad_token_is_401(emu):
     assert caught.value.status == 401
 
 
-def test_tls_without_the_ca_is_refused_with_advice(emu):
+def test_tls_without_the_ca_is_refused_with_advice_and_not_retried(emu):
     client = GraphClient(emu.url, lambda: "t", verify=True)
-    with pytest.raises(errors.GraphUnreachable) as caught:
+    with pytest.raises(errors.GraphError) as caught:
         client.list_keysets()
     assert "B2CKEYS_CA_BUNDLE" in str(caught.value)
+    assert client.request_count == 1
 
 
-def test_unreachable_host_is_our_error():
-    client = GraphClient("https://127.0.0.1:1", lambda: "t", timeout=(2, 2))
-    with pytest.raises(errors.GraphUnreachable):
+def test_unreachable_host_is_our_error_after_the_retry_budget():
+    client = GraphClient("https://127.0.0.1:1", lambda: "t", timeout=(2, 2),
+                         policy=RetryPolicy(max_tries=3, base_delay=0.01, max_delay=0.02))
+    with pytest.raises(errors.RetriesExhausted) as caught:
         client.list_keysets()
+    assert isinstance(caught.value.last, errors.GraphUnreachable)
+    assert caught.value.tries == 3 and "gave up after 3 tries" in str(caught.value)
 
 
 @pytest.mark.parametrize("url", ["http://graph.microsoft.com", "ftp://127.0.0.1", "graph.microsoft.com"])

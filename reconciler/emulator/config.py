@@ -1,9 +1,19 @@
-"""Run-time settings of the emulator, changeable through ``POST /_emulator/config``."""
+"""Run-time settings of the emulator, changeable through ``POST /_emulator/config``.
+
+Besides the flat settings there are two nested ones (partial objects merge into the
+current values):
+
+* ``throttle``: ``{"app_per_minute": 200, "tenant_per_minute": 300, "time_scale": 1,
+  "retry_after": true}``. Posting an object turns throttling on (unless it says
+  ``"enabled": false``); ``null`` or ``false`` turns it off. Off by default.
+* ``latency``: ``{"fixed_ms": 0, "jitter_ms": 0, "seed": 0}``; ``null`` means none.
+"""
 
 from __future__ import annotations
 
+import math
 import threading
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 READ_ROLE = "TrustFrameworkKeySet.Read.All"
@@ -14,6 +24,27 @@ DEFAULT_FEDERATED_SUBJECT = "repo:contoso/b2c-keys:ref:refs/heads/main"
 
 
 @dataclass(frozen=True)
+class ThrottleSettings:
+    enabled: bool = False
+    app_per_minute: int = 200        # per app (token `appid`) per tenant, sliding minute
+    tenant_per_minute: int = 300     # all apps of the tenant, sliding minute
+    time_scale: float = 1.0          # 60 makes a "minute" last one real second
+    retry_after: bool = True         # send Retry-After with the 429
+
+    @property
+    def window_seconds(self) -> float:
+        """The sliding window in real seconds."""
+        return 60.0 / self.time_scale
+
+
+@dataclass(frozen=True)
+class LatencySettings:
+    fixed_ms: float = 0.0            # added to every Graph and token request
+    jitter_ms: float = 0.0           # plus uniform 0..jitter_ms, from a Random(seed)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class Settings:
     page_size: int = 2               # key sets per list page
     not_found_status: int = 400      # HTTP status of AADB2C90073 (400 or 404)
@@ -21,15 +52,63 @@ class Settings:
     roles: tuple[str, ...] = DEFAULT_ROLES   # `roles` claim of tokens issued from now on
     backup_on_delete: bool = False   # DELETE leaves a copy named '<id>.bak'
     federated_subject: str = DEFAULT_FEDERATED_SUBJECT  # `sub` a federated assertion must carry
+    throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
+    latency: LatencySettings = field(default_factory=LatencySettings)
 
     def as_dict(self) -> dict[str, Any]:
         return {"page_size": self.page_size, "not_found_status": self.not_found_status,
                 "conflict_status": self.conflict_status, "roles": list(self.roles),
                 "backup_on_delete": self.backup_on_delete,
-                "federated_subject": self.federated_subject}
+                "federated_subject": self.federated_subject, "throttle": asdict(self.throttle),
+                "latency": asdict(self.latency)}
 
 
-def _check(name: str, value: Any) -> Any:
+def _number(name: str, value: Any, *, low: float, integer: bool = False,
+            above: bool = False) -> Any:
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if integer:
+        ok = ok and float(value).is_integer()
+    if not ok or (value <= low if above else value < low):
+        kind = "an integer" if integer else "a number"
+        raise ValueError(f"{name} must be {kind} {'above' if above else 'of at least'} {low:g}")
+    return int(value) if integer else float(value)
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false")
+    return value
+
+
+def _nested(name: str, value: Any, current: Any) -> Any:
+    """Merge a partial ``throttle``/``latency`` object into ``current``."""
+    default = type(current)()
+    if value is None or value is False:
+        return default
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be an object, or null to turn it off")
+    known = {f.name for f in fields(current)}
+    for key in value:
+        if key not in known:
+            raise ValueError(f"unknown {name} setting {key!r}; known: {sorted(known)}")
+    checks = {
+        "enabled": lambda v: _flag("throttle.enabled", v),
+        "app_per_minute": lambda v: _number("throttle.app_per_minute", v, low=1, integer=True),
+        "tenant_per_minute": lambda v: _number("throttle.tenant_per_minute", v, low=1,
+                                               integer=True),
+        "time_scale": lambda v: _number("throttle.time_scale", v, low=0, above=True),
+        "retry_after": lambda v: _flag("throttle.retry_after", v),
+        "fixed_ms": lambda v: _number("latency.fixed_ms", v, low=0),
+        "jitter_ms": lambda v: _number("latency.jitter_ms", v, low=0),
+        "seed": lambda v: _number("latency.seed", v, low=-2**63, integer=True),
+    }
+    checked = {key: checks[key](v) for key, v in value.items()}
+    if name == "throttle":
+        checked.setdefault("enabled", True)
+    return replace(current, **checked)
+
+
+def _check(name: str, value: Any, current: Any) -> Any:
     if name == "page_size":
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
             raise ValueError("page_size must be an integer from 1 to 1000")
@@ -44,13 +123,13 @@ def _check(name: str, value: Any) -> Any:
             raise ValueError("roles must be a list of strings")
         return tuple(value)
     if name == "backup_on_delete":
-        if not isinstance(value, bool):
-            raise ValueError("backup_on_delete must be true or false")
-        return value
+        return _flag(name, value)
     if name == "federated_subject":
         if not isinstance(value, str) or not 0 < len(value) <= 600:
             raise ValueError("federated_subject must be a string of 1 to 600 characters")
         return value
+    if name in ("throttle", "latency"):
+        return _nested(name, value, current)
     raise ValueError(f"unknown setting {name!r}")
 
 
@@ -69,12 +148,12 @@ class Config:
     def update(self, changes: dict[str, Any]) -> Settings:
         """Apply all of ``changes`` or none (ValueError names the bad one)."""
         names = {f.name for f in fields(Settings)}
-        checked = {}
-        for name, value in changes.items():
-            if name not in names:
-                raise ValueError(f"unknown setting {name!r}; known: {sorted(names)}")
-            checked[name] = _check(name, value)
         with self._lock:
+            checked = {}
+            for name, value in changes.items():
+                if name not in names:
+                    raise ValueError(f"unknown setting {name!r}; known: {sorted(names)}")
+                checked[name] = _check(name, value, getattr(self._current, name))
             self._current = replace(self._current, **checked)
             return self._current
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from typing import Any, Optional, Sequence, TextIO
+from typing import Any, Iterable, Optional, Sequence, TextIO, Union
 
 from .config import DEFAULT_FEDERATED_SUBJECT, DEFAULT_ROLES
 from .identity import FEDERATED_TOKEN_PATH
@@ -14,14 +14,20 @@ from .server import DEFAULT_TENANT_DOMAIN, Emulator
 
 def serve_forever(host: str = "127.0.0.1", port: int = 0, *, env_file: Optional[str] = None,
                   tenant_domain: str = DEFAULT_TENANT_DOMAIN, page_size: int = 2,
-                  roles: Sequence[str] = DEFAULT_ROLES, client_certificates: Sequence[str] = (),
+                  roles: Sequence[str] = DEFAULT_ROLES,
+                  throttle: Optional[dict[str, Any]] = None,
+                  latency: Optional[dict[str, Any]] = None,
+                  faults: Iterable[Union[str, dict[str, Any]]] = (),
+                  client_certificates: Sequence[str] = (),
                   federated_subject: str = DEFAULT_FEDERATED_SUBJECT, out: TextIO = sys.stdout,
                   log_stream: Optional[TextIO] = sys.stderr,
                   stop_event: Optional[threading.Event] = None) -> int:
     """Start, write ``env_file`` (atomically) if given, print the same KEY=VALUE lines
     to ``out`` (then, as shell comments, how to try the other credential kinds), serve
-    until SIGINT/SIGTERM (or ``stop_event``), stop cleanly, return 0. A
-    ``client_certificates`` file without a certificate raises ValueError before start."""
+    until SIGINT/SIGTERM (or ``stop_event``), stop cleanly, return 0.
+    ``throttle``, ``latency`` and ``faults`` are the start settings and fault rules, as
+    for ``Emulator``; a bad fault rule, or a ``client_certificates`` file without a
+    certificate, raises ValueError before anything starts."""
     stop = stop_event or threading.Event()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
@@ -29,7 +35,8 @@ def serve_forever(host: str = "127.0.0.1", port: int = 0, *, env_file: Optional[
             previous[signum] = signal.signal(signum, lambda *_: stop.set())
     try:
         with Emulator(host, port, tenant_domain=tenant_domain, roles=tuple(roles),
-                      page_size=page_size, client_certificates=client_certificates,
+                      page_size=page_size, throttle=throttle, latency=latency, faults=faults,
+                      client_certificates=client_certificates,
                       federated_subject=federated_subject, log_stream=log_stream) as emu:
             if env_file:
                 emu.write_env_file(env_file)

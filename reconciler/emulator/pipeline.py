@@ -14,8 +14,11 @@ The order for a request to Graph or to the token service (``ctx.area`` says whic
    ``ctx.committed``; a returned Response replaces the answer. Seam for "the write
    succeeded but its answer was lost" (return ``Response.dropped()``, or a 5xx).
 
-Hooks run on the server's request threads: keep them thread-safe. The request log
-and the access log record whatever is finally answered (status 0 = dropped).
+Each list starts with the emulator's built-in stages (``network.py``: latency, fault
+rules, throttling), given to the constructor; ``clear()`` removes only the hooks added
+since. Hooks run on the server's request threads: keep them thread-safe. The request
+log and the access log record whatever is finally answered (status 0 = dropped), and
+``ctx.fault`` / ``ctx.throttled`` when set.
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ class Context:
     area: str                          # "graph" or "sts"
     claims: Optional[dict[str, Any]] = None
     committed: bool = False
+    fault: str = ""                    # effect of an injected fault, for the request log
+    throttled: bool = False            # answered 429 by the throttle
 
 
 BeforeHook = Callable[[Context], Optional[Response]]
@@ -77,9 +82,12 @@ CommitHook = Callable[[Context, Response], Optional[Response]]
 
 
 class Pipeline:
-    """Hook lists (see the module docstring). Empty by default: no faults."""
+    """Hook lists (see the module docstring): built-in stages first, then added hooks."""
 
-    def __init__(self) -> None:
+    def __init__(self, before_request: tuple[BeforeHook, ...] = (),
+                 after_auth: tuple[BeforeHook, ...] = (),
+                 after_commit: tuple[CommitHook, ...] = ()) -> None:
+        self._builtin = (tuple(before_request), tuple(after_auth), tuple(after_commit))
         self.before_request: list[BeforeHook] = []
         self.after_auth: list[BeforeHook] = []
         self.after_commit: list[CommitHook] = []
@@ -90,22 +98,22 @@ class Pipeline:
         self.after_commit.clear()
 
     @staticmethod
-    def _first(hooks: list[BeforeHook], ctx: Context) -> Optional[Response]:
-        for hook in list(hooks):
+    def _first(hooks: tuple[BeforeHook, ...], ctx: Context) -> Optional[Response]:
+        for hook in hooks:
             answer = hook(ctx)
             if answer is not None:
                 return answer
         return None
 
     def check_auth(self, ctx: Context) -> Optional[Response]:
-        return self._first(self.after_auth, ctx)
+        return self._first(self._builtin[1] + tuple(self.after_auth), ctx)
 
     def run(self, ctx: Context, handler: Callable[[Context], Response]) -> Response:
-        answer = self._first(self.before_request, ctx)
+        answer = self._first(self._builtin[0] + tuple(self.before_request), ctx)
         if answer is not None:
             return answer
         answer = handler(ctx)
         if ctx.committed:
-            for hook in list(self.after_commit):
+            for hook in self._builtin[2] + tuple(self.after_commit):
                 answer = hook(ctx, answer) or answer
         return answer

@@ -1,4 +1,4 @@
-"""HTTPS server, dispatch, request and access logs, and the public ``Emulator``."""
+"""The public ``Emulator``: life cycle, dispatch, request and access logs, control."""
 
 from __future__ import annotations
 
@@ -7,142 +7,67 @@ import datetime as _dt
 import os
 import shutil
 import socket
-import ssl
 import tempfile
 import threading
 import time
 import traceback
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional, Sequence, TextIO
-from urllib.parse import parse_qs, urlsplit
+from typing import Any, Iterable, Optional, Sequence, TextIO, Union
 
 from .assertions import Certificates, ClientAuthenticator, FederatedIssuer
 from .config import DEFAULT_FEDERATED_SUBJECT, DEFAULT_ROLES, Config
 from .control import ControlSurface
 from .credentials_kit import CredentialHelpers, read_certificate_files
+from .faults import FaultSet
 from .graph import GraphApi, GraphError, odata_error
+from .httpd import Handler, TlsServer
 from .identity import FEDERATED_TOKEN_PATH, IdentityEndpoints
 from .jws import RsaSigner
+from .network import Network
 from .pipeline import Context, Pipeline, Request, Response
 from .store import KeySetStore
 from .sts import App, TokenService
 from .tls import LOOPBACK_NAMES, make_tls_files, server_context
 
 DEFAULT_TENANT_DOMAIN = "contoso.onmicrosoft.com"
-MAX_BODY = 1 << 20
 MAX_LOGGED_REQUESTS = 100_000
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
-
-
-class _TlsServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, address: tuple[str, int], family: int, context: ssl.SSLContext,
-                 dispatch: Callable[["_Handler", Request], Response]):
-        self.address_family = family
-        self.ssl_context, self.dispatch = context, dispatch
-        self._open: set[ssl.SSLSocket] = set()
-        self._open_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        """TLS handshake on the request thread, so a stalled client blocks no one."""
-        request.settimeout(10)
-        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms Nagle stalls
-        try:
-            conn = self.ssl_context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return
-        with self._open_lock:
-            self._open.add(conn)
-        try:
-            self.RequestHandlerClass(conn, client_address, self)
-        except (ssl.SSLError, OSError):
-            pass
-        finally:
-            with self._open_lock:
-                self._open.discard(conn)
-            conn.close()
-
-    def close_connections(self) -> None:
-        with self._open_lock:
-            for conn in list(self._open):
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "b2ckeys-emulator"
-    sys_version = ""
-    timeout = 30
-    server: _TlsServer
-
-    def version_string(self) -> str:
-        return self.server_version
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        """Silenced: the stdlib line would carry the query string; we log our own."""
-
-    def _serve(self) -> None:
-        split = urlsplit(self.path)
-        cid = self.headers.get("client-request-id") or str(uuid.uuid4())
-        req = Request(self.command, split.path or "/",
-                      parse_qs(split.query, keep_blank_values=True), self.headers, b"",
-                      client_request_id=cid)
-        length = self.headers.get("Content-Length", "0").strip() or "0"
-        if self.headers.get("Transfer-Encoding") or not length.isdigit() or int(length) > MAX_BODY:
-            self.close_connection = True
-            answer = Response.json(413 if length.isdigit() else 411,
-                                   {"error": {"code": "BadRequest", "message":
-                                              "A body needs a Content-Length of at most 1 MiB."}})
-        else:
-            req.body = self.rfile.read(int(length))
-            answer = self.server.dispatch(self, req)
-        if answer.drop:
-            self.close_connection = True
-            return
-        self.send_response(answer.status)
-        headers = {**answer.headers, "request-id": req.request_id,
-                   "client-request-id": req.client_request_id}
-        for name, value in headers.items():
-            self.send_header(name, value)
-        if answer.status != 204:
-            self.send_header("Content-Length", str(len(answer.body)))
-        self.end_headers()
-        if self.command != "HEAD" and answer.status != 204:
-            self.wfile.write(answer.body)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
 
 class Emulator(CredentialHelpers):
     """A local, strict Microsoft Graph (trustFramework/keySets) + Entra token service.
 
-    ``client_certificates``: PEM files whose certificates are registered on the app (client
-    assertions signed with their keys are accepted); ``federated_subject``: the subject of
-    the app's federated identity credential (see ``identity.py`` and ``assertions.py``).
+    ``throttle`` and ``latency`` are start values of those settings (``config.py``; a
+    ``throttle`` object turns throttling on), ``faults`` the start fault rules (spec
+    strings or dicts, ``faults.py``). ``client_certificates``: PEM files whose certificates
+    are registered on the app (client assertions signed with their keys are accepted);
+    ``federated_subject``: the subject of the app's federated identity credential (see
+    ``identity.py`` and ``assertions.py``). ``reset`` comes back to all of them.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
                  tenant_domain: str = DEFAULT_TENANT_DOMAIN,
                  roles: tuple[str, ...] | list[str] = DEFAULT_ROLES, page_size: int = 2,
+                 throttle: Optional[dict[str, Any]] = None,
+                 latency: Optional[dict[str, Any]] = None,
+                 faults: Iterable[Union[str, dict[str, Any]]] = (),
                  client_certificates: Sequence[str] = (),
                  federated_subject: str = DEFAULT_FEDERATED_SUBJECT,
                  workdir: Optional[str] = None, log_stream: Optional[TextIO] = None):
         self.host, self.port, self.tenant_domain = host, port, tenant_domain
         self.workdir, self.log_stream = workdir, log_stream
         self.config = Config(page_size=page_size, roles=list(roles),
-                             federated_subject=federated_subject)
+                             federated_subject=federated_subject,
+                             **({"throttle": throttle} if throttle is not None else {}),
+                             **({"latency": latency} if latency is not None else {}))
         self.certificates = Certificates(read_certificate_files(client_certificates))
-        self.pipeline = Pipeline()
+        self.faults = FaultSet(faults)
+        self.network = Network(self.config, self.faults, self._error)
+        self.pipeline = Pipeline((self.network.before,), (self.network.after_auth,),
+                                 (self.network.after_commit,))
         self.store = KeySetStore(tenant_domain)
         self.url = self.tenant_id = self.client_id = self.client_secret = self.ca_path = ""
-        self._server: Optional[_TlsServer] = None
+        self._server: Optional[TlsServer] = None
         self._thread: Optional[threading.Thread] = None
         self._own_workdir = False
         self._log: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_LOGGED_REQUESTS)
@@ -161,7 +86,7 @@ class Emulator(CredentialHelpers):
         extra = () if shown in LOOPBACK_NAMES else (shown,)
         files = make_tls_files(self.workdir, extra)
         family = socket.AF_INET6 if ":" in bind else socket.AF_INET
-        self._server = _TlsServer((bind, self.port), family, server_context(files), self._dispatch)
+        self._server = TlsServer((bind, self.port), family, server_context(files), self._dispatch)
         self.port = self._server.server_address[1]
         self.url = f"https://{'[' + shown + ']' if ':' in shown else shown}:{self.port}"
         self.ca_path = files.ca_path
@@ -180,7 +105,8 @@ class Emulator(CredentialHelpers):
                                           lambda: self.config.current)
         self.graph = GraphApi(self.url, self.store, self.tokens, self.config, self.pipeline)
         self.control = ControlSurface(reset=self.reset, state=self.state,
-                                      requests=self.requests, config=self.config)
+                                      requests=self.requests, config=self.config,
+                                      faults=self.faults, stats=self.stats)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1},
                                         name="b2ckeys-emulator", daemon=True)
@@ -238,10 +164,12 @@ class Emulator(CredentialHelpers):
 
     # -- control (same as /_emulator/...) ----------------------------------------------
     def reset(self) -> None:
-        """Empty the store, clear the request log, restore the start configuration
-        (and the start set of registered client certificates)."""
+        """Empty the store, clear the request log and the throttle's counters, restore the
+        start configuration, the start fault rules (re-armed) and the start set of
+        registered client certificates."""
         self.store.reset()
         self.config.reset()
+        self.network.reset()
         self.certificates.reset()
         with self._log_lock:
             self._log.clear()
@@ -254,22 +182,36 @@ class Emulator(CredentialHelpers):
         with self._log_lock:
             return [dict(entry) for entry in self._log]
 
+    def stats(self) -> dict[str, Any]:
+        """Graph requests, throttling and faults since the last reset (``throttle.py``)."""
+        return self.network.stats()
+
+    def _error(self, ctx: Context, status: int, code: str, message: str,
+               headers: dict[str, str]) -> Response:
+        if ctx.area == "sts":
+            return self.tokens.error_response(ctx, status, code, message, headers)
+        return odata_error(ctx, GraphError(status, code, message, headers))
+
     # -- dispatch ----------------------------------------------------------------------
-    def _dispatch(self, handler: _Handler, req: Request) -> Response:
+    def _dispatch(self, handler: Handler, req: Request) -> Response:
         started = time.perf_counter()
         path = req.path
         control = path == "/_emulator" or path.startswith("/_emulator/")
+        ctx: Optional[Context] = None
         try:
             if path == FEDERATED_TOKEN_PATH:
                 answer = self.identity.federated_token(req)
             elif control:
                 answer = self.control.handle(req)
             elif (path.split("/") + [""])[1].lower() in ("beta", "v1.0"):
-                answer = self.pipeline.run(Context(req, "graph"), self.graph.handle)
+                ctx = Context(req, "graph")
+                answer = self.pipeline.run(ctx, self.graph.handle)
             elif self.tokens.route(path):
-                answer = self.pipeline.run(Context(req, "sts"), self.tokens.handle)
+                ctx = Context(req, "sts")
+                answer = self.pipeline.run(ctx, self.tokens.handle)
             elif self.identity.serves(path):
-                answer = self.pipeline.run(Context(req, "sts"), self.identity.handle)
+                ctx = Context(req, "sts")
+                answer = self.pipeline.run(ctx, self.identity.handle)
             else:
                 answer = odata_error(Context(req, "graph"), GraphError(
                     404, "NotFound", "The requested resource was not found."))
@@ -281,9 +223,14 @@ class Emulator(CredentialHelpers):
                 500, "InternalServerError", "The emulator failed on this request."))
         status = 0 if answer.drop else answer.status
         if not control:
+            entry: dict[str, Any] = {"method": req.method, "path": path, "status": status,
+                                     "requestId": req.request_id}
+            if ctx is not None and ctx.fault:
+                entry["fault"] = ctx.fault
+            if ctx is not None and ctx.throttled:
+                entry["throttled"] = True
             with self._log_lock:
-                self._log.append({"method": req.method, "path": path, "status": status,
-                                  "requestId": req.request_id})
+                self._log.append(entry)
         self._access(f"{req.method} {path} {status} request-id={req.request_id} "
                      f"{(time.perf_counter() - started) * 1000:.1f}ms")
         return answer

@@ -131,6 +131,16 @@ class TokenService:
                 "error_codes": [err.code], "timestamp": stamp, "trace_id": trace,
                 "correlation_id": corr, "error_uri": f"{self.base_url}/error?code={err.code}"}
 
+    def error_response(self, ctx: Context, status: int, code: str, message: str,
+                       headers: dict[str, str]) -> Response:
+        """An AAD-shaped error for an injected fault: ``temporarily_unavailable`` for 429
+        and 5xx, ``invalid_request`` otherwise; an ``AADSTSnnn`` code is kept, any other
+        code becomes AADSTS90033 ("a transient error")."""
+        match = re.fullmatch(r"AADSTS(\d+)", code)
+        error = "temporarily_unavailable" if status == 429 or status >= 500 else "invalid_request"
+        err = AadError(status, error, int(match.group(1)) if match else 90033, message)
+        return Response.json(status, self._error_body(err, ctx), headers=headers)
+
     # -- endpoints ---------------------------------------------------------------------
     def _tenant(self, segment: str, *, allow_multi: bool = False) -> str:
         if segment.lower() in (self.tenant_id, self.tenant_domain.lower()):
