@@ -1,6 +1,7 @@
 """The GitOps side of the command line: plan formats and plan files, `apply PLANFILE`,
-`drift` and `export` (issue 5). `cli.py` keeps argparse's root, the shared steps
-(`_load`, `_connect`) and the exit codes; this module adds these commands to it.
+`drift` and `export` (issue 5), with their arguments. `cli.py` keeps the shared steps
+(`_load`, `_connect`) and the exit codes, `cli_parser.py` the root parser, which calls
+`add_plan_options` and `add_commands` here.
 Heavy imports stay inside the functions, as in `cli.py`.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Callable
 
 from .errors import ApplyRefused, ConfigError, ManifestError
 
@@ -64,10 +66,11 @@ def saved_plan_path(paths: list[str]) -> str | None:
     return found[0]
 
 
-def load_saved_plan(path: str, ctx, connect):
+def load_saved_plan(path: str, ctx, connect: Callable):
     """Checks a saved plan against the manifests and the tenant as they are now; returns
     (plan to apply, Graph client). Refuses (ApplyRefused) a stale plan, saying what changed.
-    The manifests and secrets are checked before any call to Graph."""
+    The manifests and secrets are checked before any call to Graph; `connect(state)` signs in
+    (with the tenant and permission guards) and returns the client."""
     from . import planfile
     from .cli import _load
     from .livediff import live_changes
@@ -87,7 +90,7 @@ def load_saved_plan(path: str, ctx, connect):
     if missing:
         raise ManifestError(missing)
 
-    client = connect()
+    client = connect(state)
     live = client.list_keysets()
     then = {k: v for k, v in saved["live"].items() if k != "digest"}
     if planfile.digest(live_data(live)) != saved["live"].get("digest"):
@@ -115,7 +118,7 @@ def cmd_drift(args, ctx) -> int:
     from .drift import drift
 
     state = _load(args.paths, ctx)
-    live = _connect(ctx).list_keysets()
+    live = _connect(ctx, state, command="drift", write=False).list_keysets()
     report = drift(state, live, _now(), args.expiry_window)
     if args.format == "json":
         from .render_json import drift_data, dumps
@@ -135,8 +138,9 @@ def cmd_drift(args, ctx) -> int:
 def cmd_export(args, ctx) -> int:
     from .cli import _connect
     from .export import export_manifest, schema_ref_for
+    from .model import DesiredState
 
-    live = _connect(ctx).list_keysets()
+    live = _connect(ctx, DesiredState(()), command="export", write=False).list_keysets()
     tenant = ctx.environ.get("AZURE_TENANT_ID")
     result = export_manifest(live, schema_ref=schema_ref_for(args.out), tenant=tenant)
     for line in result.skipped:
@@ -194,7 +198,6 @@ def add_commands(sub, paths_help: str) -> None:
     p.add_argument("--expiry-window", type=_days, default=DEFAULT_WINDOW_DAYS, metavar="DAYS",
                    help=f"report keys expiring within DAYS days, and key sets with no active key "
                    f"DAYS days from now (default {DEFAULT_WINDOW_DAYS})")
-    p.set_defaults(handler=cmd_drift)
 
     p = sub.add_parser(
         "export",
@@ -207,4 +210,3 @@ def add_commands(sub, paths_help: str) -> None:
     p.add_argument("--out", metavar="FILE",
                    help="write the manifest to FILE (default: standard output); the schema modeline "
                    "points at the nearest schemas/keysets.schema.json above FILE")
-    p.set_defaults(handler=cmd_export)

@@ -21,7 +21,7 @@ from . import errors
 from .model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState, strip_prefix
 from .pacing import Pacer, Unpaced
 from .retry import BUSY_CODES, RetryPolicy, is_ambiguous, is_rejected, parse_retry_after
-from .settings import check_url
+from .settings import Settings, check_url
 from .transport import DEFAULT_TIMEOUT, Session
 
 MAX_ERROR_MESSAGE = 300
@@ -31,6 +31,19 @@ SECRET_FIELDS = ("k", "d", "p", "q", "dp", "dq", "qi")
 NOT_FOUND_CODES = {"AADB2C90073", "AADB2C95052"}
 CONFLICT_CODES = {"AADB2C95028"}
 THROTTLE_CODES = {"AADB2C95043"}
+
+
+def connect_graph(settings: Settings, token: Callable[[], str], *, workers: int = 1) -> "GraphClient":
+    """The client the commands use: paced to B2CKEYS_MAX_RPM requests a minute across all
+    `workers` (0: unpaced), waits scaled by B2CKEYS_TIME_SCALE, a connection per worker."""
+    return GraphClient(
+        settings.graph_url,
+        token,
+        verify=settings.verify,
+        pacer=Pacer(settings.max_rpm, 60.0 / settings.time_scale) if settings.max_rpm else Unpaced(),
+        policy=RetryPolicy(scale=settings.time_scale),
+        pool_size=max(10, workers),
+    )
 
 
 class GraphClient:
@@ -171,6 +184,8 @@ class GraphClient:
             raise errors.GraphUnreachable(
                 f"cannot reach {self._origin}: {_first_line(e)}", method=method, path=shown
             ) from None
+        finally:
+            self.pacer.release()
         if response.status_code >= 300:
             raise error_from_response(response, method, shown)
         return response

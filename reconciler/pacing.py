@@ -1,21 +1,23 @@
 """Client-side pacing: keep Graph requests under the per-app limit.
 
 Graph allows 200 requests per minute per app and tenant for key sets
-(reference/graph-api.md §7), counted over a sliding minute. `Pacer` keeps the
-start times of recent requests and lets a request start only while fewer than
-`limit` started within the window (plus a small margin for network jitter), so
-a large apply runs at the ceiling instead of into 429s. One Pacer is shared by
-all workers. When Graph answers 429 anyway, `hold(seconds)` pauses every worker.
+(reference/graph-api.md §7), counted over a sliding minute. A `Pacer` lets a
+request start only while fewer than `limit` requests are *active*: in flight,
+or answered less than a window ago. A request reaches Graph after it starts and
+before its answer comes back, so however the network delays it, Graph never
+counts more than `limit` of ours in any window; yet a large apply runs at the
+ceiling instead of into 429s. One Pacer is shared by all workers. When Graph
+answers 429 anyway, `hold(seconds)` pauses every worker.
 """
 
 from __future__ import annotations
 
-import collections
+import heapq
 import threading
 import time
 from typing import Callable
 
-MARGIN = 0.02  # the window is taken 2% longer than a minute: jitter between us and Graph
+MARGIN = 0.01  # the window is taken 1% longer: Graph's clock need not run at ours
 
 
 class Pacer:
@@ -25,38 +27,45 @@ class Pacer:
         window: float = 60.0,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
     ):
         if limit <= 0:
             raise ValueError("limit must be positive")
         self.limit = limit
         self.window = window * (1 + MARGIN)
         self._clock = clock
-        self._sleep = sleep
-        self._starts: collections.deque[float] = collections.deque()
+        self._in_flight = 0
+        self._expiries: list[float] = []  # heap: when each answered request leaves the window
         self._not_before = 0.0
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self.waited = 0.0  # total seconds callers spent waiting, for reports and benchmarks
 
     def acquire(self) -> None:
-        """Blocks until a request may start, then counts it as started."""
-        while True:
-            with self._lock:
+        """Blocks until a request may start, then counts it as in flight."""
+        with self._changed:
+            while True:
                 now = self._clock()
-                while self._starts and self._starts[0] <= now - self.window:
-                    self._starts.popleft()
+                while self._expiries and self._expiries[0] <= now:
+                    heapq.heappop(self._expiries)
                 wait = self._not_before - now
-                if wait <= 0 and len(self._starts) >= self.limit:
-                    wait = self._starts[0] + self.window - now
-                if wait <= 0:
-                    self._starts.append(now)
+                if wait <= 0 and self._in_flight + len(self._expiries) >= self.limit:
+                    wait = self._expiries[0] - now if self._expiries else None  # None: until an answer
+                if wait is not None and wait <= 0:
+                    self._in_flight += 1
                     return
-            self.waited += wait
-            self._sleep(wait)
+                started = self._clock()
+                self._changed.wait(wait)
+                self.waited += self._clock() - started
+
+    def release(self) -> None:
+        """The request's answer came (or it failed): it stays counted for one window."""
+        with self._changed:
+            self._in_flight -= 1
+            heapq.heappush(self._expiries, self._clock() + self.window)
+            self._changed.notify_all()
 
     def hold(self, seconds: float) -> None:
         """No request starts for `seconds` from now (Graph said Retry-After)."""
-        with self._lock:
+        with self._changed:
             self._not_before = max(self._not_before, self._clock() + seconds)
 
 
@@ -66,6 +75,9 @@ class Unpaced:
     waited = 0.0
 
     def acquire(self) -> None:
+        pass
+
+    def release(self) -> None:
         pass
 
     def hold(self, seconds: float) -> None:

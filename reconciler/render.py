@@ -141,7 +141,8 @@ def render_report(report, *, color: bool = False) -> str:
     totals = f"{plural(created, 'key set')} created, {plural(added, 'key')} added"
     if report.ok:
         return style.bold(f"Apply complete: {totals}.") + "\n"
-    lines = [style.red(f"Apply failed: {len(done)} of {len(report.outcomes)} changes done ({totals}).")]
+    how = "interrupted" if report.interrupted else "failed"
+    lines = [style.red(f"Apply {how}: {len(done)} of {len(report.outcomes)} changes done ({totals}).")]
     for title, status in (("Failed", Status.FAILED), ("Not attempted", Status.NOT_ATTEMPTED)):
         items = report.with_status(status)
         if items:
@@ -149,8 +150,9 @@ def render_report(report, *, color: bool = False) -> str:
             for o in items:
                 reason = f": {o.detail}" if o.detail else ""
                 lines.append(f"  {o.change.action.glyph} {describe_change(o.change)}{reason}")
+    first = "Run apply again to finish" if report.interrupted else "Fix the cause and run apply again"
     lines.append(
-        "Nothing was rolled back. Fix the cause and run apply again: it adds only what is still "
-        "missing ('b2ckeys plan' shows what that is)."
+        f"Nothing was rolled back. {first}: it adds only what is still missing "
+        "('b2ckeys plan' shows what that is)."
     )
     return "\n".join(lines) + "\n"

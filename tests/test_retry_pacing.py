@@ -72,62 +72,63 @@ def test_throttled_without_retry_after_starts_at_five_seconds_and_scale_shortens
     assert RetryPolicy(budget_seconds=300, scale=60).budget == 5
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-        self.slept = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-def test_pacer_admits_the_limit_then_waits_for_the_window():
-    clock = FakeClock()
-    pacer = Pacer(3, window=60, clock=clock, sleep=clock.sleep)
-    starts = []
-    for _ in range(7):
-        pacer.acquire()
-        starts.append(clock.now)
-    assert starts[:3] == [1000.0] * 3
-    # a request starts only when fewer than 3 started in the (60 s + margin) window before it
-    for i in range(3, 7):
-        assert starts[i] - starts[i - 3] >= 60
-    assert max_in_any_window(starts, 60) <= 3
-
-
-def test_pacer_hold_pauses_everyone():
-    clock = FakeClock()
-    pacer = Pacer(100, window=60, clock=clock, sleep=clock.sleep)
-    pacer.acquire()
-    pacer.hold(10)
-    pacer.acquire()
-    assert clock.now >= 1010.0
-
-
-def test_pacer_shared_by_threads_never_exceeds_the_limit():
+def run_paced(pacer, workers, per_worker, latency=0.0):
+    """Starts of requests made by `workers` threads through `pacer`, each taking `latency`."""
     import threading
     import time
 
-    pacer = Pacer(20, window=0.5)
     starts, lock = [], threading.Lock()
 
     def worker():
-        for _ in range(15):
+        for _ in range(per_worker):
             pacer.acquire()
             with lock:
                 starts.append(time.monotonic())
+            time.sleep(latency)
+            pacer.release()
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return sorted(starts)
+
+
+def test_pacer_admits_the_limit_at_once_then_one_per_freed_slot():
+    starts = run_paced(Pacer(5, window=0.3), workers=1, per_worker=10)
+    assert starts[4] - starts[0] < 0.1  # the first five go at once
+    assert starts[5] - starts[0] >= 0.3  # the sixth waits for the first to leave the window
+    assert max_in_any_window(starts, 0.3) <= 5
+
+
+def test_pacer_shared_by_threads_never_exceeds_the_limit_even_with_slow_answers():
+    starts = run_paced(Pacer(20, window=0.5), workers=4, per_worker=15, latency=0.02)
     assert len(starts) == 60
-    assert max_in_any_window(sorted(starts), 0.5) <= 20
+    assert max_in_any_window(starts, 0.5) <= 20
+
+
+def test_pacer_counts_a_request_until_a_window_after_its_answer():
+    import time
+
+    pacer = Pacer(1, window=0.2)
+    pacer.acquire()
+    time.sleep(0.1)  # the answer is slow
+    pacer.release()
+    begun = time.monotonic()
+    pacer.acquire()
+    assert time.monotonic() - begun >= 0.19  # a window after the answer, not after the start
+
+
+def test_pacer_hold_pauses_everyone():
+    import time
+
+    pacer = Pacer(100, window=60)
+    pacer.hold(0.2)
+    begun = time.monotonic()
+    pacer.acquire()
+    assert time.monotonic() - begun >= 0.19
+    assert pacer.waited >= 0.19
 
 
 def max_in_any_window(starts, window):
