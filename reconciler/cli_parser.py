@@ -235,8 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "demo",
-        help="start the emulator and run validate, plan, apply, plan on the starter pack",
-        description="Start the emulator in this process and run validate, plan, apply and plan "
-        "again on the B2C starter-pack key sets, to show the whole cycle with no tenant.",
+        help="start the emulator and run validate, plan, apply, plan, drift on the starter pack",
+        description="Start the emulator in this process and run validate, plan, apply, plan "
+        "again and drift on the B2C starter-pack key sets, to show the whole cycle with no tenant.",
     )
     return parser
