@@ -9,9 +9,10 @@ the local model of it, used to warn before sign-ins fail with AADB2C90019.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
-from .model import LiveKey
+from .model import Action, ActiveKey, Change, LiveKey, LiveState
 
 
 def is_enabled(key: LiveKey) -> bool:
@@ -39,3 +40,27 @@ def next_valid_from(keys: Sequence[LiveKey], t: int) -> int | None:
     starts = [k.nbf for k in keys if is_enabled(k) and k.nbf is not None and k.nbf > t
               and (k.exp is None or k.nbf < k.exp)]
     return min(starts) if starts else None
+
+
+def after_changes(changes: Sequence[Change], live: LiveState, now: int) -> list[ActiveKey]:
+    """The active key now and once `changes` are made, for each key set they add keys to or
+    disable keys in. A new key has no kid yet: `ActiveKey.after_change` points at its change."""
+    touched: dict[str, list[LiveKey]] = {}
+    disabled: set[tuple[str, str]] = set()
+    for index, change in enumerate(changes):
+        if change.action.adds_key or change.action is Action.DISABLE_KEY:
+            current = live.find(change.keyset_id)
+            keys = touched.setdefault(change.keyset_id, list(current.keys) if current else [])
+            if change.action is Action.DISABLE_KEY:
+                disabled.add((change.keyset_id, change.kid))
+            else:
+                key = change.key
+                keys.append(LiveKey(f"#{index}", key.kty, key.use, key.nbf, key.exp))
+    views = []
+    for keyset, keys in touched.items():
+        before = active_key([k for k in keys if not k.kid.startswith("#")], now)
+        after = active_key([replace(k, status="disabled") if (keyset, k.kid) in disabled else k for k in keys], now)
+        new = after is not None and after.kid.startswith("#")
+        views.append(ActiveKey(keyset, before.kid if before else None,
+                               None if after is None or new else after.kid, int(after.kid[1:]) if new else None))
+    return views

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import replace
 from typing import Mapping, TextIO
 
 from .cli_gitops import cmd_drift, cmd_export
@@ -57,12 +58,13 @@ def cmd_validate(args, ctx: Context) -> int:
     from .model import Severity
     from .secrets import missing_secret_diagnostics
 
-    state = _load(args.paths, ctx)
+    state = _load(args.paths, ctx, policies=args.policies, validating=True)
     _show_diagnostics(missing_secret_diagnostics(state, Severity.WARNING, ctx.environ), ctx)
     keys = sum(len(k.keys) for k in state.keysets)
+    refs = f", {_plural(len(state.references), 'policy reference')} checked" if args.policies else ""
     ctx.out(
         f"Valid: {_plural(len(state.sources), 'manifest')}, "
-        f"{_plural(len(state.keysets), 'key set')}, {_plural(keys, 'key')}."
+        f"{_plural(len(state.keysets), 'key set')}, {_plural(keys, 'key')}{refs}."
     )
     return EXIT_OK
 
@@ -70,7 +72,7 @@ def cmd_validate(args, ctx: Context) -> int:
 def cmd_plan(args, ctx: Context) -> int:
     from .cli_gitops import emit_plan
 
-    state = _load(args.paths, ctx)
+    state = _load(args.paths, ctx, policies=args.policies)
     plan = _plan(state, _connect(ctx, state, command="plan", write=False))
     emit_plan(plan, state, args, ctx)  # --format, --out
     if args.detailed_exitcode and not plan.is_empty:
@@ -85,6 +87,7 @@ def cmd_apply(args, ctx: Context) -> int:
     from .render import describe_change, render_outcome, render_plan_text, render_report
     from .secrets import missing_secret_diagnostics, resolve
     from .cli_gitops import load_saved_plan, saved_plan_path
+    from .interrupts import StopOnSignal
 
     planfile = saved_plan_path(args.paths)
     if planfile:  # exactly the saved changes, or a refusal saying what changed since
@@ -92,7 +95,7 @@ def cmd_apply(args, ctx: Context) -> int:
             ctx, state, command="apply", write=True, workers=args.parallelism))
         ctx.out(f"The saved plan {planfile} still matches the tenant and the manifests.\n")
     else:
-        state = _load(args.paths, ctx)
+        state = _load(args.paths, ctx, policies=args.policies)
         missing = missing_secret_diagnostics(state, Severity.ERROR, ctx.environ)
         if missing:
             raise ManifestError(missing)  # before any call to Graph
@@ -102,6 +105,9 @@ def cmd_apply(args, ctx: Context) -> int:
     ctx.out(render_plan_text(plan, color=color))
     if plan.is_empty:
         return EXIT_OK
+    if plan.unsafe and not args.allow_destroy:
+        raise ApplyRefused("this plan deletes too many key sets at once (see the warning above); nothing was "
+                           "changed. Review it, then rerun with --allow-destroy")
     _approve(args, ctx)
     ctx.out("")
     progress = Progress(ctx.stdout, len(plan.changes), live=ctx.interactive(ctx.stdout))
@@ -122,47 +128,6 @@ def cmd_apply(args, ctx: Context) -> int:
     else:
         ctx.err(text)
     return stop.exit_code if report.interrupted else report.exit_code
-
-
-class StopOnSignal:
-    """While applying, the first SIGINT or SIGTERM asks the applier to stop starting
-    changes (calls in flight finish); a second one stops at once. Exit code 128 +
-    the signal's number (130, 143), as shells do."""
-
-    def __init__(self, ctx: Context):
-        import threading
-
-        self.ctx = ctx
-        self.event = threading.Event()
-        self.exit_code = EXIT_ERROR
-        self._previous: dict = {}
-
-    def __enter__(self) -> "StopOnSignal":
-        import signal
-        import threading
-
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        import signal
-
-        if self.event.is_set():
-            signal.default_int_handler(signum, frame)  # second signal: KeyboardInterrupt now
-        self.event.set()
-        self.exit_code = 128 + signum
-        self.ctx.err(
-            f"\n{signal.Signals(signum).name}: no new change starts; waiting for calls in flight "
-            "(again to stop at once)"
-        )
-
-    def __exit__(self, *exc) -> None:
-        import signal
-
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
 
 
 def cmd_doctor(args, ctx: Context) -> int:
@@ -216,12 +181,13 @@ def cmd_demo(args, ctx: Context) -> int:
 # -- pipeline steps ----------------------------------------------------------
 
 
-def _load(paths: list[str], ctx: Context):
-    from .manifest import load_manifests
+def _load(paths: list[str], ctx: Context, *, policies=(), validating: bool = False):
+    """Manifests, certificate facts and policy references (`steps.load_state`); warnings shown."""
+    from .steps import load_state
 
-    result = load_manifests(paths or DEFAULT_PATHS)
-    _show_diagnostics(result.warnings, ctx)
-    return result.state
+    state, warnings = load_state(paths or DEFAULT_PATHS, ctx.environ, policies=policies or (), validating=validating)
+    _show_diagnostics(warnings, ctx)
+    return state
 
 
 def _connect(ctx: Context, state, *, command: str, write: bool, workers: int = 1):
@@ -243,8 +209,12 @@ def _connect(ctx: Context, state, *, command: str, write: bool, workers: int = 1
 
 def _plan(state, client):
     from .planner import plan
+    from .steps import read_live
 
-    return plan(state, client.list_keysets(), now=int(time.time()))
+    now = int(time.time())
+    live, warnings = read_live(client, state, now)
+    made = plan(state, live, now=now)
+    return replace(made, warnings=tuple(warnings) + made.warnings) if warnings else made
 
 
 def _approve(args, ctx: Context) -> None:

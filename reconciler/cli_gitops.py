@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from typing import Callable
 
-from .errors import ApplyRefused, ConfigError, ManifestError
+from .errors import ApplyRefused, ConfigError, GraphNotFound, ManifestError
 
 FORMATS = ("text", "json", "markdown")
 
@@ -31,7 +32,8 @@ def emit_plan(plan, state, args, ctx) -> None:
     if args.out:
         from . import planfile
 
-        planfile.write(args.out, planfile.build(plan, state, args.paths or DEFAULT_PATHS, _now()))
+        planfile.write(args.out, planfile.build(plan, state, args.paths or DEFAULT_PATHS, _now(),
+                                                policies=args.policies or ()))
         say = ctx.out if args.format == "text" else ctx.err  # keep stdout pure JSON / Markdown
         say(f"Saved the plan to {args.out}. To make exactly these changes: b2ckeys apply {args.out}")
 
@@ -72,17 +74,19 @@ def load_saved_plan(path: str, ctx, connect: Callable):
     The manifests and secrets are checked before any call to Graph; `connect(state)` signs in
     (with the tenant and permission guards) and returns the client."""
     from . import planfile
-    from .cli import _load
+    from .cli import _load, _show_diagnostics
     from .livediff import live_changes
-    from .model import Plan, Severity
+    from .model import Severity
     from .planner import plan as make_plan
     from .render_json import live_data, plan_data
     from .secrets import missing_secret_diagnostics
+    from .steps import read_live
 
     saved = planfile.read(path)
     paths = [str(p) for p in saved["manifests"].get("paths") or ()]
-    state = _load(paths, ctx)
-    changed = planfile.manifest_differences(saved["manifests"], planfile.manifest_record(state, paths))
+    policies = [str(p) for p in saved["manifests"].get("policies") or ()]
+    state = _load(paths, ctx, policies=policies)
+    changed = planfile.manifest_differences(saved["manifests"], planfile.manifest_record(state, paths, policies))
     if changed:
         raise ApplyRefused(_stale(path, "the manifests changed since the plan was made", changed))
     changes = planfile.changes(saved)
@@ -91,17 +95,20 @@ def load_saved_plan(path: str, ctx, connect: Callable):
         raise ManifestError(missing)
 
     client = connect(state)
-    live = client.list_keysets()
+    now = _now()
+    live, warnings = read_live(client, state, now)
+    _show_diagnostics(warnings, ctx)
     then = {k: v for k, v in saved["live"].items() if k != "digest"}
     if planfile.digest(live_data(live)) != saved["live"].get("digest"):
         when = saved.get("createdAt", "?")
         lines = live_changes(then, live_data(live)) or ["the live key sets differ from the plan's record"]
         raise ApplyRefused(_stale(path, f"the tenant changed since the plan was made ({when})", lines))
-    fresh = make_plan(state, live, now=_now())
+    fresh = make_plan(state, live, now=now)
     if plan_data(fresh)["changes"] != saved["plan"].get("changes"):
         raise ApplyRefused(_stale(path, "planning again now gives other changes", [
-            "the tenant and the manifests are as recorded, so time did it: a key's exp has passed since"]))
-    return Plan(changes, fresh.unmanaged, fresh.warnings, fresh.notes, live), client
+            "the tenant and the manifests are as recorded, so time did it: a key's exp has passed, a rotation "
+            "became due, or a new UTC day began since (a rotation's first key starts at midnight)"]))
+    return replace(fresh, changes=changes), client
 
 
 def _stale(path: str, why: str, lines: list[str]) -> str:
@@ -114,12 +121,26 @@ def _stale(path: str, why: str, lines: list[str]) -> str:
 
 
 def cmd_drift(args, ctx) -> int:
-    from .cli import _connect, _load
+    from .cli import _connect, _load, _show_diagnostics
     from .drift import drift
+    from .model import is_backup
+    from .steps import read_live
 
-    state = _load(args.paths, ctx)
-    live = _connect(ctx, state, command="drift", write=False).list_keysets()
-    report = drift(state, live, _now(), args.expiry_window)
+    state = _load(args.paths, ctx, policies=args.policies)
+    client = _connect(ctx, state, command="drift", write=False)
+    now = _now()
+    live, warnings = read_live(client, state, now)
+    _show_diagnostics(warnings, ctx)
+    # B2C's own word on the active key: one extra GET per key set, made by drift only
+    graph_active = {}
+    for keyset in live.keysets:
+        if not is_backup(keyset.id):
+            try:
+                found = client.get_active_key(keyset.id)
+            except GraphNotFound:  # deleted since the list: nothing to compare
+                continue
+            graph_active[keyset.id] = found.kid if found else None
+    report = drift(state, live, now, args.expiry_window, graph_active)
     if args.format == "json":
         from .render_json import drift_data, dumps
 
@@ -182,6 +203,7 @@ def add_plan_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_commands(sub, paths_help: str) -> None:
+    from .cli_parser import add_policies_option
     from .drift import DEFAULT_WINDOW_DAYS
 
     p = sub.add_parser(
@@ -189,10 +211,12 @@ def add_commands(sub, paths_help: str) -> None:
         help="report changes pending, unmanaged key sets and keys, and expiring or missing active keys",
         description="Read the tenant and report: changes pending (exit bit 2); key sets and keys no "
         "manifest declares (4); keys expired or expiring within the window with no key to take over, "
-        "and key sets with no active key now or at the end of the window (8). Exit code 0 when there "
+        "key sets with no active key now or at the end of the window, and key sets whose active key "
+        "B2C's getActiveKey names differently (8; one extra GET per key set). Exit code 0 when there "
         "is nothing to report, 1 on error, else the OR of the bits. Makes no change.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help=paths_help)
+    add_policies_option(p, "key sets they reference are never planned for deletion")
     p.add_argument("--format", choices=FORMATS, default="text",
                    help="text (default), json (versioned, format_version) or markdown (an issue body)")
     p.add_argument("--expiry-window", type=_days, default=DEFAULT_WINDOW_DAYS, metavar="DAYS",

@@ -64,6 +64,11 @@ else the OR of 2 (changes pending), 4 (unmanaged key sets or keys), 8 (key probl
 """
 
 
+def add_policies_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--policies", action="append", metavar="DIR",
+                   help=f"folder of B2C custom-policy *.xml files (repeatable): {what}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .cli_gitops import add_commands, add_plan_options
 
@@ -82,18 +87,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="check manifests offline: YAML, schema and B2C's rules; no credentials, no network",
         description="Check manifests offline: YAML syntax, the schema, and the rules B2C enforces "
         "(one key type and one use per key set, nbf before exp, no key set declared twice, "
-        "secrets referenced, never written). Missing secret variables or files are warnings here.",
+        "secrets referenced, never written), and read certificate files for their thumbprints. "
+        "Missing secret variables or files (and PKCS#12 files or passwords) are warnings here. "
+        "With --policies, every key set a custom policy references must be declared.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help=paths_help)
+    add_policies_option(p, "report (as errors, with file and line) every key set the policies reference "
+                        "that no manifest declares")
 
     p = sub.add_parser(
         "plan",
         help="show what must change in the tenant to match the manifests",
         description="Read the tenant's key sets from Graph and show what apply would do: key sets "
-        "to create (+), keys to add (+), and key sets or keys no manifest declares (?), which are "
-        "left alone. Makes no change.",
+        "to create (+), keys to add (+, rotation successors included), unmanaged keys to disable (~), "
+        "key sets to delete (-, with prune: true), and key sets or keys no manifest declares (?), "
+        "which are left alone; and the active key of each key set changed, now and after. "
+        "Makes no change.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help=paths_help)
+    add_policies_option(p, "never delete a key set these policies reference; warn about referenced key sets "
+                        "no manifest declares")
     p.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -113,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help=paths_help + "; or one PLANFILE written by 'plan --out'")
+    add_policies_option(p, "never delete a key set these policies reference (a saved plan uses the "
+                        "folders it was made with)")
+    p.add_argument(
+        "--allow-destroy",
+        action="store_true",
+        help="apply a plan that deletes more than 30%% of the key sets (when there are at least 10); "
+        "without it such a plan is refused",
+    )
     p.add_argument(
         "--auto-approve",
         action="store_true",

@@ -11,7 +11,13 @@ What is reported (each with its exit bit, design 3.3):
   - a key set with no active key now, or none at the end of the window;
   - the key that expired last, in a key set that has no active key now;
   - a key that expires within the window while it is the active key, with no
-    other key to take over at that moment.
+    other key to take over at that moment;
+  - a key set whose active key by that rule is not the one B2C's getActiveKey
+    names (`graph_active`, one extra GET per key set, made by `b2ckeys drift`
+    only). B2C's answer is the authority: when it disagrees, the expiry checks
+    above, which rest on the local rule, cannot be trusted for that key set (a
+    disabled key the list answer does not show as disabled, say), and when B2C
+    says "no active key" sign-ins fail now. So a disagreement is a key problem.
 
 An expired or expiring key that another key has taken over from (or will take
 over from) is rotation working as intended and is not reported: keys cannot be
@@ -21,6 +27,7 @@ deleted, so reporting every old key would keep a nightly job red forever.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from .activekey import active_key, is_enabled, next_valid_from
 from .model import Change, DesiredState, LiveKey, LiveKeySet, LiveState, Plan, Unmanaged, format_time, is_backup
@@ -53,6 +60,20 @@ class NoActiveKey:
 
 
 @dataclass(frozen=True)
+class ActiveCheck:
+    """A key set's active key by the local rule, and by B2C's getActiveKey when it was asked."""
+
+    keyset_id: str
+    local_kid: str | None
+    graph_kid: str | None = None
+    checked: bool = False
+
+    @property
+    def agree(self) -> bool:
+        return not self.checked or self.local_kid == self.graph_kid
+
+
+@dataclass(frozen=True)
 class DriftReport:
     plan: Plan
     now: int
@@ -60,6 +81,7 @@ class DriftReport:
     expired: tuple[KeyExpiry, ...] = ()
     expiring: tuple[KeyExpiry, ...] = ()
     no_active: tuple[NoActiveKey, ...] = ()
+    active: tuple[ActiveCheck, ...] = ()
 
     @property
     def window_end(self) -> int:
@@ -74,8 +96,12 @@ class DriftReport:
         return self.plan.unmanaged
 
     @property
+    def disagreements(self) -> tuple[ActiveCheck, ...]:
+        return tuple(a for a in self.active if not a.agree)
+
+    @property
     def key_problems(self) -> int:
-        return len(self.expired) + len(self.expiring) + len(self.no_active)
+        return len(self.expired) + len(self.expiring) + len(self.no_active) + len(self.disagreements)
 
     @property
     def exit_code(self) -> int:
@@ -84,16 +110,23 @@ class DriftReport:
                 | (KEY_PROBLEMS if self.key_problems else 0))
 
 
-def drift(desired: DesiredState, live: LiveState, now: int, window_days: int = DEFAULT_WINDOW_DAYS) -> DriftReport:
+def drift(desired: DesiredState, live: LiveState, now: int, window_days: int = DEFAULT_WINDOW_DAYS,
+          graph_active: Mapping[str, str | None] | None = None) -> DriftReport:
+    """`graph_active`: key set id -> the kid getActiveKey named (None: it said there is none)."""
     end = now + window_days * DAY
     expired: list[KeyExpiry] = []
     expiring: list[KeyExpiry] = []
     no_active: list[NoActiveKey] = []
+    active: list[ActiveCheck] = []
+    graph_active = graph_active or {}
     for keyset in sorted(live.keysets, key=lambda k: k.id.upper()):
         if is_backup(keyset.id):
             continue
         keys = keyset.keys
-        none_now, none_at_end = active_key(keys, now) is None, active_key(keys, end) is None
+        local = active_key(keys, now)
+        active.append(ActiveCheck(keyset.id, local.kid if local else None, graph_active.get(keyset.id),
+                                  keyset.id in graph_active))
+        none_now, none_at_end = local is None, active_key(keys, end) is None
         if none_now or none_at_end:
             at = now if none_now else end
             no_active.append(NoActiveKey(keyset.id, none_now, none_at_end, why_no_active_key(keys, at)))
@@ -104,7 +137,7 @@ def drift(desired: DesiredState, live: LiveState, now: int, window_days: int = D
         expiring.extend(_expiring_without_successor(keyset, now, end))
     expiring.sort(key=lambda e: (e.exp, e.keyset_id.upper(), e.kid))
     return DriftReport(make_plan(desired, live, now), now, window_days,
-                       tuple(expired), tuple(expiring), tuple(no_active))
+                       tuple(expired), tuple(expiring), tuple(no_active), tuple(active))
 
 
 def why_no_active_key(keys: tuple[LiveKey, ...], t: int) -> str:

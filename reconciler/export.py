@@ -141,7 +141,8 @@ def _key_lines(key: LiveKey, name: str, used_names: set[str]) -> list[str]:
         remarks.append(_one_line(key.status))
     if key.kty is KeyType.RSA:
         if key.x5t:
-            remarks.append(f"holds a certificate (x5t {_one_line(key.x5t)}); generate matches it, never re-run it blindly")
+            remarks.append(f"holds a certificate (x5t {_one_line(key.x5t)}); generate matches it by its dates: "
+                           "declare it as kind certificate or pkcs12 with its file to manage it by thumbprint")
         lines = [f"      - kind: generate   # {'; '.join(remarks)}", "        kty: RSA",
                  f"        use: {getattr(key.use, 'value', key.use)}"]
     else:

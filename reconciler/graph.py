@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from . import errors
+from .graph_lifecycle import LifecycleVerbs
 from .model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState, strip_prefix
 from .pacing import Pacer, Unpaced
 from .retry import BUSY_CODES, RetryPolicy, is_ambiguous, is_rejected, parse_retry_after
@@ -46,7 +47,7 @@ def connect_graph(settings: Settings, token: Callable[[], str], *, workers: int 
     )
 
 
-class GraphClient:
+class GraphClient(LifecycleVerbs):
     """Thin verbs over Graph; `token` is a callable that returns a bearer token.
 
     Every request waits for the shared `pacer` first. Reads are retried on any

@@ -26,8 +26,8 @@ from typing import Any
 from . import __version__
 from .errors import ConfigError
 from .model import (
-    Action, Change, DesiredKey, DesiredState, KeyKind, KeyType, KeyUse, LiveState, Location, Plan, SecretRef,
-    format_time,
+    Action, Change, DesiredKey, DesiredState, KeyKind, KeyType, KeyUse, LiveState, Location, Plan, Reason,
+    SecretRef, format_time,
 )
 from .render_json import FORMAT_VERSION, live_data, plan_data
 
@@ -39,8 +39,9 @@ def digest(data: Any) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def manifest_record(state: DesiredState, paths: list[str]) -> dict:
-    """The manifests a plan was made from: every file's content hash and every secret reference."""
+def manifest_record(state: DesiredState, paths: list[str], policies=()) -> dict:
+    """The manifests a plan was made from: every file's content hash and every secret reference;
+    and the --policies folders, when given (their references are read again at apply time)."""
     files = []
     for path in state.sources:
         with open(path, "rb") as fh:
@@ -50,6 +51,12 @@ def manifest_record(state: DesiredState, paths: list[str]) -> dict:
         for ks in state.keysets for k in ks.keys if k.secret is not None
     })
     record = {"paths": list(paths), "files": files, "secretReferences": refs}
+    certificates = sorted(f"{ks.id}: {os.path.join(k.file.base_dir, k.file.name)} x5t {k.x5t}"
+                          for ks in state.keysets for k in ks.keys if k.file is not None)
+    if certificates:  # a certificate file is not a manifest, but the plan depends on what it holds
+        record["certificates"] = certificates
+    if policies:
+        record["policies"] = list(policies)
     return {**record, "digest": digest(record)}
 
 
@@ -58,13 +65,13 @@ def live_record(live: LiveState) -> dict:
     return {"digest": digest(data), **data}
 
 
-def build(plan: Plan, state: DesiredState, paths: list[str], now: int) -> dict:
+def build(plan: Plan, state: DesiredState, paths: list[str], now: int, *, policies=()) -> dict:
     return {
         "format_version": FORMAT_VERSION,
         "kind": KIND,
         "b2ckeysVersion": __version__,
         "createdAt": format_time(now),
-        "manifests": manifest_record(state, paths),
+        "manifests": manifest_record(state, paths, policies),
         "live": live_record(plan.live),
         "plan": plan_data(plan),
     }
@@ -135,6 +142,9 @@ def manifest_differences(saved: dict, current: dict) -> list[str]:
     old_refs, new_refs = set(saved.get("secretReferences", ())), set(current["secretReferences"])
     lines += [f"secret reference removed: {r}" for r in sorted(old_refs - new_refs)]
     lines += [f"secret reference added: {r}" for r in sorted(new_refs - old_refs)]
+    old_certs, new_certs = set(saved.get("certificates", ())), set(current.get("certificates", ()))
+    lines += [f"certificate no longer declared: {c}" for c in sorted(old_certs - new_certs)]
+    lines += [f"certificate declared now: {c}" for c in sorted(new_certs - old_certs)]
     return lines or ["the manifests differ from those the plan was made from"]
 
 
@@ -151,14 +161,20 @@ def _change(item: dict) -> Change:
     key = None
     if item.get("key") is not None:
         k = item["key"]
-        secret = None
-        if k.get("secret") is not None:
-            ((source, name),) = k["secret"].items()
-            base_dir = os.path.dirname(location.path) if location else ""
-            secret = SecretRef(source, name, location or Location(""), base_dir)
+        base_dir = os.path.dirname(location.path) if location else ""
+        secret, certificate = None, None
+        for field in ("secret", "password"):
+            if k.get(field) is not None:
+                ((source, name),) = k[field].items()
+                secret = SecretRef(source, name, location or Location(""), base_dir)
+        if k.get("file") is not None:
+            certificate = SecretRef("file", str(k["file"]), location or Location(""), base_dir)
         key = DesiredKey(KeyKind(k["kind"]), KeyType.parse(k["kty"]), KeyUse(k["use"]),
-                         parse_time(k.get("nbf")), parse_time(k.get("exp")), secret, location)
-    return Change(Action(item["action"]), item["keySet"], key, location=location)
+                         parse_time(k.get("nbf")), parse_time(k.get("exp")), secret, location,
+                         file=certificate, x5t=k.get("x5t"))
+    reason = Reason(item["reason"]) if item.get("reason") else None
+    return Change(Action(item["action"]), item["keySet"], key, location=location, kid=item.get("kid"),
+                  reason=reason, detail=str(item.get("detail") or ""))
 
 
 def parse_location(text: str | None) -> Location | None:

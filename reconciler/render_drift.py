@@ -25,7 +25,23 @@ def problem_rows(report: DriftReport) -> list[tuple[str, str | None, str]]:
         left = e.exp - report.now
         soon = f"in {plural(left // DAY, 'day')}" if left >= DAY else "in less than a day"
         rows.append((e.keyset_id, e.kid, f"expires on {format_time(e.exp)} ({soon}) and no key takes over then"))
+    for a in report.disagreements:
+        graph = f"key {a.graph_kid}" if a.graph_kid else "no key"
+        local = f"key {a.local_kid}" if a.local_kid else "no key"
+        rows.append((a.keyset_id, None, f"is using {graph} by B2C's getActiveKey, but {local} by the rule "
+                                        "b2ckeys applies to the keys listed: B2C's answer counts"))
     return rows
+
+
+def active_lines(report: DriftReport) -> list[str]:
+    """The active key of every key set now, confirmed (or not) by getActiveKey."""
+    out = []
+    for a in report.active:
+        kid = f"key {a.local_kid}" if a.local_kid else "no key"
+        check = ("" if not a.checked else ", as getActiveKey says" if a.agree
+                 else f"; getActiveKey says {'key ' + a.graph_kid if a.graph_kid else 'no key'}")
+        out.append(f"{a.keyset_id}: {kid}{check}")
+    return out
 
 
 def problem_lines(report: DriftReport) -> list[str]:
@@ -56,10 +72,13 @@ def render_drift_text(report: DriftReport, *, color: bool = False) -> str:
     ]
     if report.changes:
         lines += ["Changes pending ('b2ckeys apply' would make them):", ""]
-        lines += [f"  {style.green(c.action.glyph)} {describe_change(c)}" for c in report.changes] + [""]
+        lines += [f"  {style.glyph(c.action)} {describe_change(c)}" for c in report.changes] + [""]
     if report.unmanaged:
         lines += ["Not in any manifest (left as they are):", ""]
         lines += [f"  {style.yellow('?')} {describe_unmanaged(u)}" for u in report.unmanaged] + [""]
+    if report.active:
+        lines += ["Active keys now (B2C's rule: the valid key with the latest nbf):", ""]
+        lines += [f"  {line}" for line in active_lines(report)] + [""]
     problems = problem_lines(report)
     if problems:
         lines += ["Key problems (sign-ins fail with AADB2C90019 when a key set has no active key):", ""]

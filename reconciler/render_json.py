@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .model import Change, DesiredKey, Diagnostic, LiveKey, LiveState, Location, Plan, Unmanaged, format_time
+from .model import (
+    Action, ActiveKey, Change, DesiredKey, Diagnostic, KeyKind, LiveKey, LiveState, Location, Plan, Unmanaged,
+    format_time,
+)
 
 FORMAT_VERSION = 1
 
@@ -38,8 +41,11 @@ def location_data(location: Location | None) -> str | None:
 def desired_key_data(key: DesiredKey) -> dict:
     data: dict[str, Any] = {"kind": key.kind.value, "kty": key.kty.value, "use": key.use.value,
                             "nbf": time_data(key.nbf), "exp": time_data(key.exp)}
+    if key.kind.is_certificate:
+        data["x5t"] = key.x5t
+        data["file"] = key.file.name
     if key.secret is not None:
-        data["secret"] = {key.secret.source: key.secret.name}
+        data["password" if key.kind is KeyKind.PKCS12 else "secret"] = {key.secret.source: key.secret.name}
     return data
 
 
@@ -51,8 +57,13 @@ def live_key_data(key: LiveKey) -> dict:
 
 def change_data(change: Change) -> dict:
     data: dict[str, Any] = {"action": change.action.value, "keySet": change.keyset_id}
+    if change.kid is not None:
+        data["kid"] = change.kid
     if change.key is not None:
         data["key"] = desired_key_data(change.key)
+    if change.reason is not None:
+        data["reason"] = change.reason.value
+        data["detail"] = change.detail
     data["location"] = location_data(change.location)
     return data
 
@@ -61,7 +72,16 @@ def unmanaged_data(item: Unmanaged) -> dict:
     data: dict[str, Any] = {"keySet": item.keyset_id, "kid": item.kid}
     if item.key is not None:
         data["key"] = live_key_data(item.key)
+    if item.note:
+        data["note"] = item.note
     return data
+
+
+def active_data(view: ActiveKey) -> dict:
+    """`afterApply`: {"kid": ...} of a live key, {"change": index} of a new one, or null."""
+    after = {"kid": view.after_kid} if view.after_kid else {"change": view.after_change} \
+        if view.after_change is not None else None
+    return {"keySet": view.keyset_id, "now": view.now_kid, "afterApply": after}
 
 
 def diagnostic_data(d: Diagnostic) -> dict:
@@ -75,10 +95,14 @@ def plan_data(plan: Plan) -> dict:
         "summary": {
             "keySetsToCreate": plan.keysets_to_create,
             "keysToAdd": plan.keys_to_add,
+            "keysToDisable": plan.count(Action.DISABLE_KEY),
+            "keySetsToDelete": plan.count(Action.DELETE_KEYSET),
             "unmanaged": len(plan.unmanaged),
             "empty": plan.is_empty,
+            "needsAllowDestroy": bool(plan.unsafe),
         },
         "changes": [change_data(c) for c in plan.changes],
+        "activeKeys": [active_data(a) for a in plan.active],
         "unmanaged": [unmanaged_data(u) for u in plan.unmanaged],
         "warnings": [diagnostic_data(d) for d in plan.warnings],
         "notes": list(plan.notes),
@@ -108,6 +132,7 @@ def drift_data(report) -> dict:
             "changesPending": len(report.changes),
             "unmanaged": len(report.unmanaged),
             "keyProblems": report.key_problems,
+            "activeKeyDisagreements": len(report.disagreements),
         },
         "changes": plan["changes"],
         "unmanaged": plan["unmanaged"],
@@ -116,6 +141,11 @@ def drift_data(report) -> dict:
         "noActiveKey": [
             {"keySet": n.keyset_id, "now": n.now, "windowEnd": n.window_end, "reason": n.reason}
             for n in report.no_active
+        ],
+        "activeKeys": [
+            {"keySet": a.keyset_id, "rule": a.local_kid, "getActiveKey": a.graph_kid if a.checked else None,
+             "checked": a.checked, "agree": a.agree}
+            for a in report.active
         ],
         "warnings": plan["warnings"],
         "notes": plan["notes"],

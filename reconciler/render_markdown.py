@@ -14,7 +14,7 @@ import html
 
 from .drift import DriftReport
 from .model import Action, Change, Plan, format_time
-from .render import dates, describe_live_key, render_plan_text, summary_line
+from .render import dates, describe_active, describe_live_key, render_plan_text, summary_line
 from .render_drift import drift_summary, problem_rows, render_drift_text
 
 _PUNCTUATION = "\\`*[]|~"
@@ -57,15 +57,25 @@ def details(summary: str, body: str) -> list[str]:
 def change_cells(change: Change) -> tuple[str, str]:
     """(key set, what the change does) as Markdown table cells."""
     keyset = code(change.keyset_id, table=True)
+    why = " " + text(f"({change.detail})") if change.detail else ""
+    if change.action is Action.DELETE_KEYSET:
+        return keyset, "**delete the key set**" + why
+    if change.action is Action.DISABLE_KEY:
+        return keyset, f"disable key {code(str(change.kid), table=True)}{why}"
     if change.action is Action.CREATE_KEYSET or change.key is None:
         return keyset, "create the key set"
     key = change.key
     if change.action is Action.GENERATE_KEY:
         what = text(f"generate {key.kty.value} {key.use.value} key")
+    elif change.action is Action.UPLOAD_CERTIFICATE:
+        what = f"upload certificate {code(str(key.file), table=True)} (x5t {code(str(key.x5t), table=True)})"
+    elif change.action is Action.UPLOAD_PKCS12:
+        what = (f"upload PKCS#12 {code(str(key.file), table=True)}, password from "
+                f"{code(str(key.secret), table=True)} (x5t {code(str(key.x5t), table=True)})")
     else:
         what = f"upload a secret from {code(str(key.secret), table=True)} ({key.use.value})"
     when = dates(key.nbf, key.exp)
-    return keyset, what + (text(f", {when}") if when else "")
+    return keyset, what + (text(f", {when}") if when else "") + (" " + text(f"(rotation: {change.detail})") if change.detail else "")
 
 
 def changes_table(changes: tuple[Change, ...]) -> list[str]:
@@ -81,7 +91,7 @@ def unmanaged_list(plan: Plan) -> list[str]:
     lines = []
     for item in plan.unmanaged:
         if item.kid is None:
-            lines.append(f"- key set {code(item.keyset_id)}")
+            lines.append(f"- key set {code(item.keyset_id)}" + (f" ({text(item.note)})" if item.note else ""))
         else:
             detail = f": {text(describe_live_key(item.key))}" if item.key else ""
             lines.append(f"- key {code(item.kid)} in {code(item.keyset_id)}{detail}")
@@ -96,6 +106,9 @@ def render_plan_markdown(plan: Plan) -> str:
     lines = ["### b2ckeys plan", "", f"**{text(summary_line(plan))}**", ""]
     if plan.changes:
         lines += changes_table(plan.changes) + [""]
+    if plan.active:
+        lines += ["**Active key** of each key set changed (B2C's rule)", ""]
+        lines += [f"- {text(describe_active(a, plan))}" for a in plan.active] + [""]
     if plan.warnings:
         lines += ["**Warnings**", ""] + warnings_list(plan) + [""]
     if plan.unmanaged:

@@ -33,6 +33,13 @@ FORBIDDEN = {
     "render_drift": {"reconciler.graph", "reconciler.cli", "requests", "msal"},
     "render_markdown": {"reconciler.graph", "reconciler.cli", "requests", "msal"},
     "planfile": {"reconciler.graph", "reconciler.auth", "reconciler.cli", "requests", "msal"},
+    "diagnostics": {"yaml", "requests", "msal", "jsonschema", "reconciler.graph", "reconciler.cli"},
+    "rotation": {"reconciler.graph", "reconciler.auth", "reconciler.cli", "requests", "msal"},
+    "prune": {"reconciler.graph", "reconciler.auth", "reconciler.cli", "requests", "msal"},
+    "policies": {"reconciler.graph", "reconciler.auth", "reconciler.cli", "requests", "msal", "xml"},
+    "certificates": {"reconciler.graph", "reconciler.auth", "reconciler.cli", "requests", "msal"},
+    "steps": {"reconciler.cli", "requests", "msal"},
+    "graph_lifecycle": {"reconciler.cli", "reconciler.planner"},
 }
 
 

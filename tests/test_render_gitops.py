@@ -9,6 +9,7 @@ import json
 import re
 
 from reconciler.drift import drift
+from reconciler.planner import plan
 from reconciler.model import (
     Action, Change, DesiredKey, Diagnostic, KeyKind, KeyType, KeyUse, LiveKey, Location, Plan, SecretRef,
     Severity, Unmanaged,
@@ -18,7 +19,7 @@ from reconciler.render_json import FORMAT_VERSION, drift_data, dumps, plan_data
 from reconciler.render_markdown import code, render_drift_markdown, render_plan_markdown, text
 
 from test_drift import key
-from test_planner import DAY, NOW, desired, gen, live, sec, tenant
+from test_planner import DAY, NOW, desired, gen, live, sec, tenant  # noqa: F401
 from test_render import check_golden, starter_plan
 
 
@@ -70,7 +71,8 @@ def test_clean_drift_text():
 def test_json_is_versioned_and_round_trips():
     data = json.loads(dumps(plan_data(starter_plan())))
     assert data["format_version"] == FORMAT_VERSION == 1
-    assert data["summary"] == {"keySetsToCreate": 2, "keysToAdd": 2, "unmanaged": 2, "empty": False}
+    assert data["summary"] == {"keySetsToCreate": 2, "keysToAdd": 2, "keysToDisable": 0, "keySetsToDelete": 0,
+                               "unmanaged": 2, "empty": False, "needsAllowDestroy": False}
     upload = next(c for c in data["changes"] if c["action"] == "upload_secret")
     assert upload["key"]["secret"] == {"env": "FACEBOOK_APP_SECRET"}
     assert upload["key"]["nbf"] == "2027-01-15T08:00:00Z"
@@ -127,3 +129,49 @@ def test_readme_json_example_has_the_real_shape():
         assert change.keys() == by_action[change["action"]].keys()
         if "key" in change:
             assert change["key"].keys() == by_action[change["action"]]["key"].keys()
+
+
+def lifecycle_plan():
+    """Every kind of change: certificate and PKCS#12 uploads, a rotation successor, a disable,
+    deletes (too many: needs --allow-destroy), protected and policy-referenced key sets kept."""
+    import dataclasses
+
+    from reconciler.model import PolicyReference, Rotation
+
+    where = Location("m.yaml", 7, 9)
+    cert = DesiredKey(KeyKind.CERTIFICATE, KeyType.RSA, KeyUse.SIG, NOW - DAY, NOW + 365 * DAY, None, where,
+                      file=SecretRef("file", "certs/saml.cer", where), x5t="1K1u7qigXtdOuBklqLQ_VWZACrU")
+    pfx = dataclasses.replace(cert, kind=KeyKind.PKCS12, secret=SecretRef("env", "IDP_PFX_PASSWORD", where),
+                              file=SecretRef("file", "certs/idp.pfx", where), x5t="xP9rkHLVlnx0Ujj9mKUrb-TlU7Y")
+    rot = DesiredKey(KeyKind.GENERATE, KeyType.RSA, KeyUse.SIG, location=where, rotate=Rotation(180 * DAY, 30 * DAY))
+    state = desired(Saml=[cert], Idp=[pfx], TokenSigningKeyContainer=[rot], Fb=[sec(env="FB_SECRET")])
+    sets = [dataclasses.replace(ks, disable_unmanaged=ks.name == "TokenSigningKeyContainer") for ks in state.keysets]
+    state = dataclasses.replace(state, keysets=tuple(sets), prune=True, protected=("B2C_1A_Keep",), references=(
+        PolicyReference("B2C_1A_FacebookSecret", Location("policies/Base.xml", 576, 57)),))
+    return plan(state, tenant(
+        TokenSigningKeyContainer=[live("sig1", nbf=NOW - 160 * DAY, exp=NOW + 20 * DAY), live("stray")],
+        Saml=[], Keep=[], FacebookSecret=[], **{f"Old{i}": [] for i in range(6)}, **{"Old0.bak": []}), NOW)
+
+
+def test_lifecycle_plan_text():
+    from reconciler.render import render_plan_text
+
+    check_golden("plan_lifecycle.txt", render_plan_text(lifecycle_plan()))
+
+
+def test_lifecycle_plan_json():
+    check_golden("plan_lifecycle.json", dumps(plan_data(lifecycle_plan())))
+
+
+def test_lifecycle_plan_markdown():
+    check_golden("plan_lifecycle.md", render_plan_markdown(lifecycle_plan()))
+
+
+def test_every_action_round_trips_through_a_plan_file(tmp_path):
+    from reconciler import planfile
+
+    p = lifecycle_plan()
+    assert {c.action for c in p.changes} == set(Action)
+    data = json.loads(dumps({"plan": plan_data(p)}))
+    assert planfile.changes(data) == p.changes
+    assert [c.location for c in planfile.changes(data)] == [c.location for c in p.changes]

@@ -1,0 +1,43 @@
+"""Located findings, Terraform-style: a `Diagnostic` is a severity, a message and the
+`Location` (file, line, column) it is about. Part of the model (`reconciler.model`
+re-exports these); no I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a source file; line and column count from 1."""
+
+    path: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.path}:{self.line}:{self.column}"
+        return self.path
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding about the input, terraform-style: severity, message, where."""
+
+    severity: Severity
+    message: str
+    location: Location | None = None
+
+    def __str__(self) -> str:
+        label = "warning: " if self.severity is Severity.WARNING else ""
+        if self.location:
+            return f"{self.location}: {label}{self.message}"
+        return f"{label or 'error: '}{self.message}"
