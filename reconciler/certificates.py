@@ -141,8 +141,10 @@ def with_certificate_facts(
 
 def _with_facts(key: DesiredKey, environ, strict: bool, out: list[Diagnostic]) -> DesiredKey:
     no_password = key.kind is KeyKind.PKCS12 and secrets.problem(key.secret, environ) is not None
-    if no_password and not strict:
-        return key  # validate reports the password reference itself, as for every secret
+    if no_password and not strict:  # validate reports the password reference itself, as for every secret
+        out.append(Diagnostic(Severity.WARNING, f"PKCS#12 file {key.file.name}: its thumbprint cannot be read "
+                              "without the password; plan and apply need it", key.file.location))
+        return key
     unavailable = key.kind is KeyKind.PKCS12 and not os.path.exists(secrets.file_path(key.file))
     try:
         facts = read_facts(key, environ)
