@@ -20,11 +20,12 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from . import errors, redact
+from .graph_lifecycle import LifecycleVerbs
 from .model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState, printable, strip_prefix
 from .pacing import Pacer, Unpaced
 from .redact import scrub_error
 from .retry import BUSY_CODES, RetryPolicy, is_ambiguous, is_rejected, parse_retry_after
-from .settings import check_url
+from .settings import Settings, check_url
 from .transport import DEFAULT_TIMEOUT, Session
 
 MAX_ERROR_MESSAGE = 300
@@ -36,7 +37,20 @@ CONFLICT_CODES = {"AADB2C95028"}
 THROTTLE_CODES = {"AADB2C95043"}
 
 
-class GraphClient:
+def connect_graph(settings: Settings, token: Callable[[], str], *, workers: int = 1) -> "GraphClient":
+    """The client the commands use: paced to B2CKEYS_MAX_RPM requests a minute across all
+    `workers` (0: unpaced), waits scaled by B2CKEYS_TIME_SCALE, a connection per worker."""
+    return GraphClient(
+        settings.graph_url,
+        token,
+        verify=settings.verify,
+        pacer=Pacer(settings.max_rpm, 60.0 / settings.time_scale) if settings.max_rpm else Unpaced(),
+        policy=RetryPolicy(scale=settings.time_scale),
+        pool_size=max(10, workers),
+    )
+
+
+class GraphClient(LifecycleVerbs):
     """Thin verbs over Graph; `token` is a callable that returns a bearer token.
 
     Every request waits for the shared `pacer` first. Reads are retried on any

@@ -12,6 +12,8 @@ import datetime as _dt
 import enum
 from dataclasses import dataclass, field
 
+from .diagnostics import Diagnostic, Location, Severity, printable, shown  # noqa: F401 (re-exported: part of the model)
+
 KEYSET_PREFIX = "B2C_1A_"
 
 
@@ -26,18 +28,9 @@ def strip_prefix(name: str) -> str:
     return name
 
 
-def printable(text: str) -> str:
-    """`text` with control characters (line breaks, terminal escape sequences, invisible
-    format characters) written as escapes: a message stays one line and drives no terminal."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def shown(text: str, limit: int = 64) -> str:
-    """Something a manifest said, fit to quote in a message: printable, and cut short."""
-    text = printable(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def is_backup(keyset_id_: str) -> bool:
+    """B2C keeps a copy `<id>.bak` of a key set deleted in the portal; nobody manages those."""
+    return keyset_id_.lower().endswith(".bak")
 
 
 def format_time(epoch: int | None) -> str:
@@ -45,40 +38,6 @@ def format_time(epoch: int | None) -> str:
     if epoch is None:
         return "-"
     return _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True, order=True)
-class Location:
-    """A place in a source file; line and column count from 1."""
-
-    path: str
-    line: int = 0
-    column: int = 0
-
-    def __str__(self) -> str:
-        if self.line:
-            return f"{self.path}:{self.line}:{self.column}"
-        return self.path
-
-
-class Severity(str, enum.Enum):
-    ERROR = "error"
-    WARNING = "warning"
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    """One finding about the input, terraform-style: severity, message, where."""
-
-    severity: Severity
-    message: str
-    location: Location | None = None
-
-    def __str__(self) -> str:
-        label = "warning: " if self.severity is Severity.WARNING else ""
-        if self.location:
-            return printable(f"{self.location}: {label}{self.message}")
-        return printable(f"{label or 'error: '}{self.message}")
 
 
 class KeyType(str, enum.Enum):
@@ -106,6 +65,13 @@ class KeyKind(str, enum.Enum):
 
     GENERATE = "generate"  # POST …/generateKey
     SECRET = "secret"  # POST …/uploadSecret
+    CERTIFICATE = "certificate"  # POST …/uploadCertificate
+    PKCS12 = "pkcs12"  # POST …/uploadPkcs12
+
+    @property
+    def is_certificate(self) -> bool:
+        """Identified by the certificate's thumbprint (x5t); nbf and exp are the certificate's."""
+        return self in (KeyKind.CERTIFICATE, KeyKind.PKCS12)
 
 
 @dataclass(frozen=True)
@@ -129,19 +95,41 @@ class SecretRef:
 
 
 @dataclass(frozen=True)
+class Rotation:  # `rotate: {lifetime: 180d, renewBefore: 30d}` on a generated key, in seconds
+    lifetime: int
+    renew_before: int
+
+
+@dataclass(frozen=True)
 class DesiredKey:
+    """One desired key. `secret` is the reference the upload needs: the value of a
+    `secret` key, the password of a `pkcs12` key. `file` is the certificate or PKCS#12
+    file; `x5t`, `nbf` and `exp` of those kinds are read from the certificate before
+    planning (`reconciler.certificates`): x5t None means not read yet."""
+
     kind: KeyKind
     kty: KeyType
     use: KeyUse
     nbf: int | None = None  # epoch seconds
     exp: int | None = None
-    secret: SecretRef | None = None  # set for KeyKind.SECRET only
+    secret: SecretRef | None = None
     location: Location | None = field(default=None, compare=False)
+    file: SecretRef | None = None
+    x5t: str | None = None
+    rotate: Rotation | None = None
 
     @property
     def identity(self) -> tuple:
         """What makes two keys "the same key" for planning (design 3.5)."""
+        if self.kind.is_certificate:
+            return (self.kty, self.use, "x5t", self.x5t or str(self.file))
         return (self.kty, self.use, self.nbf, self.exp)
+
+    def matches(self, live: "LiveKey") -> bool:
+        """Certificates match by thumbprint, other keys by kty, use, nbf and exp."""
+        if self.kind.is_certificate:  # Graph may pad x5t with "="
+            return bool(self.x5t) and (live.x5t or "").rstrip("=") == self.x5t and live.identity[:2] == self.identity[:2]
+        return live.identity == self.identity
 
 
 @dataclass(frozen=True)
@@ -149,6 +137,8 @@ class DesiredKeySet:
     name: str  # as written in the manifest, prefix stripped
     keys: tuple[DesiredKey, ...]
     location: Location | None = field(default=None, compare=False)
+    protect: bool = False  # never deleted
+    disable_unmanaged: bool = False  # disableUnmanagedKeys: true
 
     @property
     def id(self) -> str:
@@ -156,10 +146,19 @@ class DesiredKeySet:
 
 
 @dataclass(frozen=True)
+class PolicyReference:  # StorageReferenceId="B2C_1A_…" in a custom-policy file
+    keyset_id: str
+    location: Location
+
+
+@dataclass(frozen=True)
 class DesiredState:
     keysets: tuple[DesiredKeySet, ...]
     tenant: str | None = None  # the tenant guard, when a manifest names one
     sources: tuple[str, ...] = ()  # the manifest files read
+    prune: bool = False  # delete live key sets no manifest declares
+    protected: tuple[str, ...] = ()  # key set ids never deleted (top-level `protect:` lists)
+    references: tuple[PolicyReference, ...] = ()  # from --policies
 
     def find(self, keyset_id_: str) -> DesiredKeySet | None:
         wanted = keyset_id_.upper()
@@ -197,30 +196,48 @@ class LiveState:
 
 
 class Action(str, enum.Enum):
-    """One Graph write per change. The value is the glyph shown in plans."""
+    """One Graph write per change; `glyph` is how plans show it (Terraform's `+ ~ -`)."""
 
     CREATE_KEYSET = "create_keyset"
     GENERATE_KEY = "generate_key"
     UPLOAD_SECRET = "upload_secret"
+    UPLOAD_CERTIFICATE = "upload_certificate"
+    UPLOAD_PKCS12 = "upload_pkcs12"
+    DISABLE_KEY = "disable_key"  # PATCH …/keys_v2/{kid} {"status": "disabled"}
+    DELETE_KEYSET = "delete_keyset"
 
     @property
     def glyph(self) -> str:
-        return "+"
+        return {Action.DISABLE_KEY: "~", Action.DELETE_KEYSET: "-"}.get(self, "+")
 
     @property
-    def order(self) -> int:
-        """Creates come before key additions (octoDNS-style class ordering)."""
-        return 0 if self is Action.CREATE_KEYSET else 1
+    def order(self) -> int:  # creates, key additions, disables, deletes last (octoDNS's class ordering)
+        return {Action.CREATE_KEYSET: 0, Action.DISABLE_KEY: 2, Action.DELETE_KEYSET: 3}.get(self, 1)
+
+    @property
+    def adds_key(self) -> bool:
+        return self.order == 1
+
+
+class Reason(str, enum.Enum):
+    """Why a change is planned, for people only (Terraform's ActionReason); apply never reads it."""
+
+    ROTATION = "rotation"  # a successor for a rotating key
+    NOT_DECLARED = "not_declared"  # prune: no manifest declares the key set
+    UNMANAGED_KEY = "unmanaged_key"  # disableUnmanagedKeys: no desired key matches the key
 
 
 @dataclass(frozen=True)
 class Change:
-    """One planned Graph call. `key` is None for CREATE_KEYSET."""
+    """One planned Graph call. `key` is set for key additions, `kid` for DISABLE_KEY."""
 
     action: Action
     keyset_id: str
     key: DesiredKey | None = None
     location: Location | None = field(default=None, compare=False)
+    kid: str | None = None
+    reason: Reason | None = None
+    detail: str = ""  # the reason in words, e.g. "key abc expires 2026-07-01T00:00:00Z"
 
 
 @dataclass(frozen=True)
@@ -230,6 +247,18 @@ class Unmanaged:
     keyset_id: str
     kid: str | None = None
     key: LiveKey | None = None
+    note: str = ""  # e.g. why a key set is kept although prune is on
+
+
+@dataclass(frozen=True)
+class ActiveKey:
+    """A changed key set's active key by B2C's rule, now and once applied (`after_change`:
+    the index in `Plan.changes` of a new key that will be the active one)."""
+
+    keyset_id: str
+    now_kid: str | None
+    after_kid: str | None = None
+    after_change: int | None = None
 
 
 @dataclass(frozen=True)
@@ -239,6 +268,8 @@ class Plan:
     warnings: tuple[Diagnostic, ...] = ()
     notes: tuple[str, ...] = ()  # plain remarks, e.g. "secret values cannot be compared"
     live: LiveState = LiveState()  # what the plan was computed from (Terraform's prior state)
+    active: tuple[ActiveKey, ...] = ()
+    unsafe: tuple[Diagnostic, ...] = ()  # why apply refuses this plan without --allow-destroy
 
     @property
     def is_empty(self) -> bool:
@@ -253,4 +284,4 @@ class Plan:
 
     @property
     def keys_to_add(self) -> int:
-        return len(self.changes) - self.keysets_to_create
+        return sum(1 for c in self.changes if c.action.adds_key)

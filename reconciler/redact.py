@@ -17,7 +17,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterable, Iterator, TypeVar
 
-from .errors import GraphError
+from .errors import GraphError, RetriesExhausted
 
 E = TypeVar("E", bound=GraphError)
 
@@ -66,6 +66,9 @@ def scrub_error(error: E, values: Iterable[str] = ()) -> E:
     """The same Graph error without the secrets in play, `values`, or anything token-shaped
     in Graph's message and code (the rest of it comes from b2ckeys, not from the answer)."""
     values = tuple(values)
+    if isinstance(error, RetriesExhausted):  # its message is its last answer's
+        last = scrub_error(error.last, values)
+        return error if last is error.last else type(error)(last, error.tries, error.seconds)
     message = scrub(error.graph_message, values)
     code = scrub(error.code, values) if error.code else error.code
     if (message, code) == (error.graph_message, error.code):

@@ -16,7 +16,7 @@ from typing import Mapping
 
 from .confine import escape, read_regular_file, repository_root
 from .errors import SecretError
-from .model import DesiredState, Diagnostic, SecretRef, Severity
+from .model import DesiredState, Diagnostic, KeyKind, SecretRef, Severity
 
 MAX_SECRET_BYTES = 64 * 1024
 
@@ -48,26 +48,29 @@ def missing_secret_diagnostics(
 
 
 def loose_file_warnings(state: DesiredState) -> list[Diagnostic]:
-    """A warning at each `file:` reference whose file group or others may read."""
+    """A warning at each private file whose file group or others may read: a `file:` secret
+    (a secret value, a PKCS#12 password) and a PKCS#12 file (it holds a private key). A
+    `certificate` file is public and not warned about."""
     found = []
     for keyset in state.keysets:
         for key in keyset.keys:
-            ref = key.secret
-            if ref is None or ref.source != "file" or os.name == "nt" or confinement_problem(ref):
-                continue
-            try:
-                mode = os.stat(file_path(ref)).st_mode
-            except (OSError, ValueError):
-                continue
-            if stat.S_ISREG(mode) and mode & (stat.S_IRGRP | stat.S_IROTH):
-                who = " and ".join(w for w, bit in (("group", stat.S_IRGRP), ("others", stat.S_IROTH)) if mode & bit)
-                found.append(Diagnostic(
-                    Severity.WARNING,
-                    f"secret file {file_path(ref)} is readable by {who} (mode {stat.S_IMODE(mode):04o}); "
-                    f"make it private: chmod 600 {file_path(ref)}",
-                    ref.location,
-                ))
+            private = [key.secret] + ([key.file] if key.kind is KeyKind.PKCS12 else [])
+            found += [d for ref in private if ref is not None and (d := _loose(ref)) is not None]
     return found
+
+
+def _loose(ref: SecretRef) -> Diagnostic | None:
+    if ref.source != "file" or os.name == "nt" or confinement_problem(ref):
+        return None
+    try:
+        mode = os.stat(file_path(ref)).st_mode
+    except (OSError, ValueError):
+        return None
+    if not (stat.S_ISREG(mode) and mode & (stat.S_IRGRP | stat.S_IROTH)):
+        return None
+    who = " and ".join(w for w, bit in (("group", stat.S_IRGRP), ("others", stat.S_IROTH)) if mode & bit)
+    return Diagnostic(Severity.WARNING, f"secret file {file_path(ref)} is readable by {who} "
+                      f"(mode {stat.S_IMODE(mode):04o}); make it private: chmod 600 {file_path(ref)}", ref.location)
 
 
 def file_path(ref: SecretRef) -> str:
@@ -79,12 +82,13 @@ def root_of(ref: SecretRef) -> str:
     return ref.root or repository_root(ref.base_dir)
 
 
-def confinement_problem(ref: SecretRef) -> str | None:
-    """Why a `file:` reference is refused (it leads outside its root), or None."""
+def confinement_problem(ref: SecretRef, what: str = "secret file") -> str | None:
+    """Why a `file:` reference (a secret, a password, a certificate or PKCS#12 file: `what`)
+    is refused (it leads outside its root), or None."""
     reason = escape(ref.name, ref.base_dir, root_of(ref))
     if reason is None:
         return None
-    return (f"secret file {ref.name} is refused: {reason}; a secret file must be inside the repository, "
+    return (f"{what} {ref.name} is refused: {reason}; a {what} must be inside the repository, "
             "or inside B2CKEYS_SECRETS_ROOT when that is set")
 
 

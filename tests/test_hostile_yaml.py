@@ -168,7 +168,7 @@ def test_tabs_for_indentation_say_so(tmp_path, capsys):
     ("        use: sig\n        nbf: 2026-01-01\n", "8:14",
      "'nbf' must be an RFC 3339 date-time with a timezone and whole seconds"),
     # a key is its text: `on` is not turned into True
-    ("        use: sig\n        on: 1\n", "8:9", "unknown property 'on' (allowed: kind, kty, use, nbf, exp)"),
+    ("        use: sig\n        on: 1\n", "8:9", "unknown property 'on' (allowed: kind, kty, use, nbf, exp, rotate)"),
 ])
 def test_yaml_1_1_surprises_are_located_and_explained(tmp_path, capsys, line, where, message):
     code, err, _ = validate(tmp_path, capsys, KEY + line)

@@ -40,9 +40,9 @@ def errors_of(*paths: str) -> ManifestError:
 CASES = [
     ("bad-yaml-syntax.yaml", "7:17", "invalid YAML: mapping values are not allowed here"),
     ("bad-version.yaml", "1:10", "'version' must be 1 (got 2)"),
-    ("unknown-property.yaml", "6:9", "unknown property 'ktyy' (allowed: kind, kty, use, nbf, exp)"),
+    ("unknown-property.yaml", "6:9", "unknown property 'ktyy' (allowed: kind, kty, use, nbf, exp, rotate)"),
     ("missing-use.yaml", "5:9", "missing required property 'use'"),
-    ("bad-kind.yaml", "5:15", "'kind' must be one of: generate, secret (got 'generated')"),
+    ("bad-kind.yaml", "5:15", "'kind' must be one of: generate, secret, certificate, pkcs12 (got 'generated')"),
     ("bad-kty.yaml", "6:14", "'kty' must be one of: RSA, oct (got 'rsa')"),
     ("bad-use.yaml", "7:14", "'use' must be one of: sig, enc"),
     ("nbf-after-exp.yaml", "8:14", "'nbf' must be before 'exp' (line 9)"),
@@ -106,7 +106,7 @@ def test_several_errors_in_one_file_are_all_reported_in_order(in_fixtures):
         "several-errors.yaml:12:11", "several-errors.yaml:14:9",
     ]
     messages = [d.message for d in error.diagnostics]
-    assert messages[1] == "unknown property 'colour' (allowed: kind, kty, use, nbf, exp)"
+    assert messages[1] == "unknown property 'colour' (allowed: kind, kty, use, nbf, exp, rotate)"
     assert messages[2] == LITERAL
     assert messages[4] == "missing required property 'kty' (RSA or oct)"
 
