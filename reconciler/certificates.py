@@ -11,6 +11,8 @@ it still holds the planned certificate, and returns the body Graph's upload take
 Only the certificate of a `certificate` file is sent (as DER), never a private key
 that happens to sit in the same PEM file. A PKCS#12 file is sent whole (that is what
 uploadPkcs12 is for); its password is resolved like any secret and never shown.
+Files are read only inside the manifest's repository or B2CKEYS_SECRETS_ROOT, as
+`{file: PATH}` secrets are (`reconciler.confine`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 
 from . import secrets
+from .confine import read_regular_file
 from .errors import ManifestError
 from .model import DesiredKey, DesiredState, Diagnostic, KeyKind, SecretRef, Severity
 
@@ -85,17 +88,22 @@ def parse_pkcs12(data: bytes, password: str) -> CertificateFacts:
 
 
 def read_file(ref: SecretRef) -> bytes:
+    """The bytes of a certificate or PKCS#12 file: only when it is inside its reference's root
+    (`reconciler.confine`, checked now, just before reading, as `validate` did) and a regular
+    file of at most MAX_FILE_BYTES; the checked real path is the one opened."""
     path = secrets.file_path(ref)
+    refused = secrets.confinement_problem(ref, "file")
+    if refused:
+        raise CertificateProblem(refused)
     if not os.path.isfile(path):
         raise CertificateProblem(f"file {path} does not exist" if not os.path.exists(path) else f"{path} is not a file")
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
+        return read_regular_file(os.path.realpath(path), MAX_FILE_BYTES)
     except OSError as e:
         raise CertificateProblem(f"file {path} cannot be read: {e.strerror or type(e).__name__}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise CertificateProblem(f"file {path} is larger than {MAX_FILE_BYTES // 1024} KiB; not a certificate")
-    return data
+    except ValueError as e:  # not a regular file, or too large
+        tail = "; not a certificate" if "larger" in str(e) else ""
+        raise CertificateProblem(f"file {path} is {e}{tail}") from None
 
 
 def read_facts(key: DesiredKey, environ: Mapping[str, str]) -> CertificateFacts:

@@ -90,7 +90,7 @@ def load_saved_plan(path: str, ctx, connect: Callable):
     changed = planfile.manifest_differences(saved["manifests"], planfile.manifest_record(state, paths, policies))
     if changed:
         raise ApplyRefused(_stale(path, "the manifests changed since the plan was made", changed))
-    changes = planfile.changes(saved)
+    changes = planfile.changes(saved, secrets_root(ctx.environ))  # file refs confined as the manifests' are
     missing = missing_secret_diagnostics(state, Severity.ERROR, ctx.environ)
     if missing:
         raise ManifestError(missing)
@@ -110,6 +110,16 @@ def load_saved_plan(path: str, ctx, connect: Callable):
             "the tenant and the manifests are as recorded, so time did it: a key's exp has passed, a rotation "
             "became due, or a new UTC day began since (a rotation's first key starts at midnight)"]))
     return replace(fresh, changes=changes), client
+
+
+def secrets_root(environ) -> str:
+    """The real path of B2CKEYS_SECRETS_ROOT, or "" (each manifest's repository)."""
+    import os
+
+    from .confine import SECRETS_ROOT_VARIABLE
+
+    root = environ.get(SECRETS_ROOT_VARIABLE)
+    return os.path.realpath(root) if root else ""
 
 
 def _stale(path: str, why: str, lines: list[str]) -> str:

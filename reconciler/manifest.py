@@ -30,7 +30,6 @@ from .yamlload import Document, Path, load_document
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 _INVALID = object()  # a date that was reported as invalid
 _UNITS = {"d": 86_400, "h": 3_600}
-_FILE_KINDS = {"file": "certificate file", "password": "password file"}  # else "secret file"
 
 
 @dataclass(frozen=True)
@@ -227,7 +226,9 @@ class _FileChecker:
         base_dir = os.path.dirname(self.doc.path)
         root = (self.merger.secrets_root or repository_root(base_dir)) if source == "file" else ""
         ref = SecretRef(source, name, self.doc.at(path), base_dir, root)
-        refused = confinement_problem(ref, _FILE_KINDS.get(path[-1], "secret file")) if source == "file" else None
+        what = {"file": f"{'PKCS#12' if item.get('kind') == 'pkcs12' else 'certificate'} file",
+                "password": "password file"}.get(path[-1], "secret file")
+        refused = confinement_problem(ref, what) if source == "file" else None
         if refused:
             self._emit(_error(ref.location, refused))
             return _INVALID

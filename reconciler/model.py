@@ -122,7 +122,7 @@ class DesiredKey:
     def identity(self) -> tuple:
         """What makes two keys "the same key" for planning (design 3.5)."""
         if self.kind.is_certificate:
-            return (self.kty, self.use, "x5t", self.x5t or str(self.file))
+            return (self.kty, self.use, "x5t", self.x5t or f"{self.file.source}:{self.file.name}")
         return (self.kty, self.use, self.nbf, self.exp)
 
     def matches(self, live: "LiveKey") -> bool:

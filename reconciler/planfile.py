@@ -108,7 +108,7 @@ def looks_like_plan_file(path: str) -> bool:
         return False
     try:
         data = json.loads(head)
-    except ValueError:
+    except (ValueError, RecursionError):
         return path.lower().endswith(".json")  # meant as a plan file; read() says what is wrong
     return isinstance(data, dict) and "format_version" in data
 
@@ -117,7 +117,7 @@ def read(path: str) -> dict:
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
-    except (OSError, UnicodeDecodeError, ValueError) as e:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:  # deep nesting: RecursionError
         raise ConfigError(f"{path}: not a readable b2ckeys plan file ({e})") from None
     if not isinstance(data, dict) or data.get("kind") != KIND:
         raise ConfigError(f"{path}: not a b2ckeys plan file (no \"kind\": \"{KIND}\")")
@@ -148,15 +148,16 @@ def manifest_differences(saved: dict, current: dict) -> list[str]:
     return lines or ["the manifests differ from those the plan was made from"]
 
 
-def changes(data: dict) -> tuple[Change, ...]:
-    """The saved changes as model objects; secrets stay references, resolved at apply time."""
+def changes(data: dict, secrets_root: str = "") -> tuple[Change, ...]:
+    """The saved changes as model objects; secrets stay references, resolved at apply time,
+    their files confined to `secrets_root` (a real path; "" for each manifest's repository)."""
     try:
-        return tuple(_change(item) for item in data["plan"].get("changes", ()))
+        return tuple(_change(item, secrets_root) for item in data["plan"].get("changes", ()))
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ConfigError(f"the plan file holds a change b2ckeys cannot read ({type(e).__name__}: {e})") from None
 
 
-def _change(item: dict) -> Change:
+def _change(item: dict, root: str = "") -> Change:
     location = parse_location(item.get("location"))
     key = None
     if item.get("key") is not None:
@@ -166,9 +167,9 @@ def _change(item: dict) -> Change:
         for field in ("secret", "password"):
             if k.get(field) is not None:
                 ((source, name),) = k[field].items()
-                secret = SecretRef(source, name, location or Location(""), base_dir)
+                secret = SecretRef(source, name, location or Location(""), base_dir, root if source == "file" else "")
         if k.get("file") is not None:
-            certificate = SecretRef("file", str(k["file"]), location or Location(""), base_dir)
+            certificate = SecretRef("file", str(k["file"]), location or Location(""), base_dir, root)
         key = DesiredKey(KeyKind(k["kind"]), KeyType.parse(k["kty"]), KeyUse(k["use"]),
                          parse_time(k.get("nbf")), parse_time(k.get("exp")), secret, location,
                          file=certificate, x5t=k.get("x5t"))

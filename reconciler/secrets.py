@@ -54,12 +54,12 @@ def loose_file_warnings(state: DesiredState) -> list[Diagnostic]:
     found = []
     for keyset in state.keysets:
         for key in keyset.keys:
-            private = [key.secret] + ([key.file] if key.kind is KeyKind.PKCS12 else [])
-            found += [d for ref in private if ref is not None and (d := _loose(ref)) is not None]
+            private = [(key.secret, "secret file")] + ([(key.file, "PKCS#12 file")] if key.kind is KeyKind.PKCS12 else [])
+            found += [d for ref, what in private if ref is not None and (d := _loose(ref, what)) is not None]
     return found
 
 
-def _loose(ref: SecretRef) -> Diagnostic | None:
+def _loose(ref: SecretRef, what: str) -> Diagnostic | None:
     if ref.source != "file" or os.name == "nt" or confinement_problem(ref):
         return None
     try:
@@ -69,7 +69,7 @@ def _loose(ref: SecretRef) -> Diagnostic | None:
     if not (stat.S_ISREG(mode) and mode & (stat.S_IRGRP | stat.S_IROTH)):
         return None
     who = " and ".join(w for w, bit in (("group", stat.S_IRGRP), ("others", stat.S_IROTH)) if mode & bit)
-    return Diagnostic(Severity.WARNING, f"secret file {file_path(ref)} is readable by {who} "
+    return Diagnostic(Severity.WARNING, f"{what} {file_path(ref)} is readable by {who} "
                       f"(mode {stat.S_IMODE(mode):04o}); make it private: chmod 600 {file_path(ref)}", ref.location)
 
 

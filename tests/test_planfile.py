@@ -166,6 +166,8 @@ def test_plan_file_and_manifests_together_are_refused(env, manifests, tmp_path, 
      "format_version 99 is not one this b2ckeys reads"),
     ('{"format_version": 1, "kind": "something-else"}', "not a b2ckeys plan file"),
     ('{"format_version": 1, "kind": "b2ckeys-plan"', "not a readable b2ckeys plan file"),
+    ('{"format_version": 1, "kind": "b2ckeys-plan", "x": ' + "[" * 200_000 + "]" * 200_000 + "}",
+     "not a readable b2ckeys plan file"),  # nested too deep for the JSON parser: one line, no traceback
 ])
 def test_unreadable_plan_files(env, tmp_path, capsys, content, message):
     saved = tmp_path / "p.json"
