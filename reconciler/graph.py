@@ -30,6 +30,9 @@ from .transport import DEFAULT_TIMEOUT, Session
 
 MAX_ERROR_MESSAGE = 300
 SECRET_FIELDS = ("k", "d", "p", "q", "dp", "dq", "qi")
+# what a request body carries that no error may echo: a JWK's private fields, uploadPkcs12's
+# password and .pfx, uploadCertificate's certificate (`key`)
+IN_PLAY_FIELDS = SECRET_FIELDS + ("password", "key")
 
 # B2C codes with a meaning the client acts on (reference/graph-api.md §12)
 NOT_FOUND_CODES = {"AADB2C90073", "AADB2C95052"}
@@ -170,7 +173,7 @@ class GraphClient(LifecycleVerbs):
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
-        secrets = [v for f, v in (body or {}).items() if f in SECRET_FIELDS and isinstance(v, str)]
+        secrets = [v for f, v in (body or {}).items() if f in IN_PLAY_FIELDS and isinstance(v, str)]
         with redact.in_play(token, *secrets):
             self.pacer.acquire()
             self.request_count += 1

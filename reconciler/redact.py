@@ -3,7 +3,9 @@
 `in_play(*values)` names the secret values one call is sending (a key's `k`,
 the bearer token), for the duration of that call and in that thread only: the
 values are forgotten when the call returns. `scrub(text)` removes them from a
-text (as sent, JSON-escaped, and each line of a multi-line value), and removes
+text (as sent, JSON-escaped, each line of a multi-line value, and any run of 16 or
+more base64 characters taken from a long value, as a cut-short echo of a base64
+.pfx would show it), and removes
 anything shaped like a bearer token, a JWT or a credential field, whether or
 not it is in play. The Graph client scrubs every error
 it raises; the `--debug` log scrubs every line (`reconciler.debuglog`).
@@ -28,6 +30,10 @@ _FIELDS = re.compile(
     r"(?i)\b(client_secret|client_assertion|assertion|access_token|refresh_token|id_token|password|k)"
     r"(\"?\s*[=:]\s*\"?)([^&\s\",}]+)"
 )
+# base64 and base64url runs: a run of MIN_FRAGMENT or more characters found inside a long
+# value in play is a piece of it
+MIN_FRAGMENT = 16
+_RUN = re.compile(r"[A-Za-z0-9+/_=-]{%d,}" % MIN_FRAGMENT)
 _local = threading.local()
 
 
@@ -57,6 +63,9 @@ def scrub(text: str, values: Iterable[str] = ()) -> str:
         forms |= {value, json.dumps(value)[1:-1]} | {line for line in value.splitlines() if len(line) >= 4}
     for form in sorted(forms, key=len, reverse=True):
         text = text.replace(form, REDACTED)
+    long_values = [form for form in forms if len(form) >= MIN_FRAGMENT]
+    if long_values:  # a part of a long value (a .pfx in base64), as an answer cut short would echo it
+        text = _RUN.sub(lambda m: REDACTED if any(m.group(0) in v for v in long_values) else m.group(0), text)
     text = _BEARER.sub(rf"\1 {REDACTED}", text)
     text = _JWT.sub(REDACTED, text)
     return _FIELDS.sub(rf"\1\2{REDACTED}", text)
