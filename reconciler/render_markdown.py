@@ -3,9 +3,11 @@ issue body, safe to post publicly.
 
 Safe means: no secret (a Plan holds references only), and no text from manifests
 or from the tenant can break out of its place: names, paths and kids go in code
-spans (a `|` escaped inside tables), other text is HTML-escaped and has Markdown's
-punctuation backslash-escaped, and the full text plan goes in a `<pre>` block,
-HTML-escaped. Pure.
+spans (a `|` escaped inside tables; GitHub makes no link or @mention in code), other
+text is HTML-escaped, has Markdown's punctuation backslash-escaped and autolinks,
+@mentions and issue references broken, and the full text plan goes in a `<pre>` block,
+HTML-escaped (GitHub makes no link or mention in `<pre>` either). Pure. A hostile-input
+test renders the output with GitHub's own cmark-gfm (`tests/test_markdown_safety.py`).
 """
 
 from __future__ import annotations
@@ -18,24 +20,37 @@ from .render import dates, describe_active, describe_live_key, render_plan_text,
 from .render_drift import drift_summary, problem_rows, render_drift_text
 
 _PUNCTUATION = "\\`*[]|~"
+_ZWSP = "&#8203;"
 
 
 def text(value: str) -> str:
-    """Plain text that renders as itself: HTML and Markdown specials neutralised, one line."""
+    """Plain text that renders as itself: HTML and Markdown specials neutralised, one line,
+    and nothing GitHub would turn into a link or a notification: no bare URL or `www.`
+    autolink, no e-mail link, no @mention, no #123 or org/repo#123 issue reference (a
+    zero-width space, `&#8203;`, after `@` and such a `#`)."""
     flat = " ".join(str(value).split())
     out = []
-    for ch in flat:
+    for i, ch in enumerate(flat):
         if ch == "&":
             out.append("&amp;")
         elif ch == "<":
             out.append("&lt;")
         elif ch == ">":
             out.append("&gt;")
-        elif ch in _PUNCTUATION:
-            out.append("\\" + ch)
+        elif ch in _PUNCTUATION or (ch == "_" and not (flat[i - 1: i].isalnum() and flat[i + 1: i + 2].isalnum())):
+            out.append("\\" + ch)  # `_` only where it could open or close emphasis: B2C_1A_X stays
+        elif ch == "@" or (ch == "#" and flat[i + 1: i + 2].isdigit() and _reference_before(flat, i)):
+            out.append(ch + _ZWSP)
+        elif (ch == ":" and flat.startswith("//", i + 1)) or (ch == "." and flat[max(i - 3, 0): i].lower() == "www"):
+            out.append("\\" + ch)  # an escaped character ends an autolink's scheme or www. prefix
         else:
             out.append(ch)
     return "".join(out)
+
+
+def _reference_before(flat: str, i: int) -> bool:
+    """`#12` at `i` is an issue reference: `#12` alone, or `org/repo#12` (not `PKCS#12`)."""
+    return not flat[i - 1: i].isalnum() or "/" in flat[:i].rsplit(" ", 1)[-1]
 
 
 def code(value: str, *, table: bool = False) -> str:

@@ -109,7 +109,8 @@ def test_markdown_cannot_be_broken_out_of():
 
 
 def test_escaping_helpers():
-    assert text("a<b>&c|*d*_e_") == "a&lt;b&gt;&amp;c\\|\\*d\\*_e_"
+    assert text("a<b>&c|*d*_e_") == "a&lt;b&gt;&amp;c\\|\\*d\\*\\_e\\_"  # `_e_` would be emphasis
+    assert text("B2C_1A_X") == "B2C_1A_X"  # an underscore inside a word emphasises nothing
     assert code("B2C_1A_X") == "`B2C_1A_X`"
     assert code("a|b", table=True) == "`a\\|b`"
     assert code("a`b") == "a\\`b"  # no code span can hold it: plain escaped text
