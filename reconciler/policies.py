@@ -5,7 +5,9 @@ as text (UTF-8, a BOM allowed), XML comments are blanked out keeping every line
 where it was, and each StorageReferenceId attribute is found by a regular
 expression with its line and column. Nothing is expanded or fetched (no entities,
 no DTD, no external resources), so a hostile file can neither hang nor blow up
-the scan; a file over 16 MiB is refused.
+the scan; a file over 16 MiB is refused, only regular files are read (no FIFO),
+and a symbolic link leading out of the folder's repository is refused, as for
+manifests (`reconciler.confine`).
 
 `undeclared(state)` then says, per key set, where a policy references one that no
 manifest declares. These are errors for `validate`: a policy that references a
@@ -20,6 +22,7 @@ import os
 import re
 from typing import Iterable, Sequence
 
+from .confine import escape, read_regular_file, repository_root
 from .errors import ManifestError
 from .model import KEYSET_PREFIX, DesiredState, Diagnostic, Location, PolicyReference, Severity
 
@@ -35,9 +38,16 @@ def find_policy_files(folders: Sequence[str]) -> list[str]:
         if not os.path.isdir(folder):
             missing.append(Diagnostic(Severity.ERROR, "--policies: no such folder", Location(folder)))
             continue
+        repository = repository_root(folder)
         for root, dirs, files in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            found += [os.path.join(root, f) for f in sorted(files) if f.lower().endswith(".xml")]
+            for path in (os.path.join(root, f) for f in sorted(files) if f.lower().endswith(".xml")):
+                why = escape(path, os.curdir, repository) if os.path.islink(path) else None
+                if why:  # a link in a pull request to a file outside: never read
+                    missing.append(Diagnostic(Severity.ERROR, f"refused: {why} (policy files found in a folder "
+                                              "must be inside its repository)", Location(path)))
+                else:
+                    found.append(path)
     if missing:
         raise ManifestError(missing)
     return found
@@ -81,13 +91,15 @@ def scan_policies(folders: Sequence[str]) -> tuple[tuple[PolicyReference, ...], 
 
 
 def _read(path: str) -> tuple[str, str | None]:
+    """Regular files only, opened without blocking (a FIFO named *.xml cannot hang the scan)."""
     try:
         if os.path.getsize(path) > MAX_POLICY_BYTES:
             return "", f"policy file is larger than {MAX_POLICY_BYTES >> 20} MiB; not read"
-        with open(path, "rb") as fh:
-            return fh.read(MAX_POLICY_BYTES + 1).decode("utf-8-sig"), None
+        return read_regular_file(path, MAX_POLICY_BYTES).decode("utf-8-sig"), None
     except UnicodeDecodeError:
         return "", "policy file is not UTF-8 text"
+    except ValueError as e:  # not a regular file, or grown past the limit since
+        return "", f"policy file is {e}; not read"
     except OSError as e:
         return "", f"policy file cannot be read: {e.strerror or type(e).__name__}"
 
