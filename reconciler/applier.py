@@ -2,9 +2,11 @@
 
 Changes are grouped by key set. Within a group they run in plan order, one
 after another (B2C refuses concurrent writes to one key set, AADB2C95053);
-groups run in parallel on up to `parallelism` workers. Each secret is resolved
-just before the call that needs it. Every write goes through `reconciler.ensure`,
-so a lost answer never turns into a duplicate key.
+groups run in parallel on up to `parallelism` workers. Deletes run last, once
+every other change is done: a failure anywhere before them means no key set is
+deleted. Each secret (and certificate file) is read just before the call that
+needs it. Every write goes through `reconciler.ensure`, so a lost answer never
+turns into a duplicate key.
 
 After the first failure, or once `stop` is set (Ctrl-C, SIGTERM), no further
 change starts; calls in flight finish. The report lists what was done, what
@@ -22,7 +24,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import secrets
-from .ensure import ensure_key, ensure_keyset
+from .certificates import upload_payload
+from .ensure import ensure_deleted, ensure_disabled, ensure_key, ensure_keyset
 from .errors import ReconcilerError
 from .graph import GraphClient
 from .model import Action, Change, Plan, SecretRef
@@ -70,13 +73,15 @@ def apply(
 ) -> ApplyReport:
     run = _Run(plan, client, resolve, on_outcome, on_start, stop or threading.Event())
     groups = group_by_keyset(plan.changes)
-    if parallelism <= 1 or len(groups) <= 1:
-        for group in groups:
-            run.group(group)
-    else:
-        with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
-            for future in [pool.submit(run.group, group) for group in groups]:
-                future.result()
+    deleting = [g for g in groups if g[0][1].action is Action.DELETE_KEYSET]
+    for phase in ([g for g in groups if g not in deleting], deleting):
+        if parallelism <= 1 or len(phase) <= 1:
+            for group in phase:
+                run.group(group)
+        else:
+            with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
+                for future in [pool.submit(run.group, group) for group in phase]:
+                    future.result()
     outcomes = tuple(run.outcomes[index] for index in range(len(plan.changes)))
     return ApplyReport(outcomes, interrupted=run.stop.is_set() and not run.failed.is_set())
 
@@ -117,6 +122,10 @@ class _Run:
                 if change.action is Action.CREATE_KEYSET:
                     keyset_id, detail = ensure_keyset(self.client, change.keyset_id)
                     fresh = True
+                elif change.action is Action.DELETE_KEYSET:
+                    detail = ensure_deleted(self.client, keyset_id)
+                elif change.action is Action.DISABLE_KEY:
+                    detail = ensure_disabled(self.client, keyset_id, change.kid)
                 else:
                     new, remark = ensure_key(
                         self.client, keyset_id, change.key, self._writer(change, keyset_id),
@@ -141,6 +150,13 @@ class _Run:
             return lambda: self.client.upload_secret(
                 keyset_id, value=self.resolve(key.secret), use=key.use, nbf=key.nbf, exp=key.exp
             )
+        if change.action is Action.UPLOAD_CERTIFICATE:  # the file is read again, and checked, on each try
+            return lambda: self.client.upload_certificate(keyset_id, certificate=upload_payload(key, self.resolve)["key"])
+        if change.action is Action.UPLOAD_PKCS12:
+            def upload_pkcs12():
+                body = upload_payload(key, self.resolve)
+                return self.client.upload_pkcs12(keyset_id, pfx=body["key"], password=body["password"])
+            return upload_pkcs12
         raise AssertionError(change.action)  # pragma: no cover - every Action is handled
 
     def _record(self, index: int, outcome: Outcome) -> None:

@@ -1,7 +1,7 @@
 """`b2ckeys demo`: the whole cycle against the built-in emulator, in seconds.
 
 Starts the emulator in this process, points a private copy of the environment
-at it, and runs validate, plan, apply and plan again on the starter pack. The
+at it, and runs validate, plan, apply, plan again and drift on the starter pack. The
 Facebook secret is taken from FACEBOOK_APP_SECRET if set, else made up; it is
 never printed.
 """
@@ -43,6 +43,7 @@ def run_demo(ctx, main) -> int:
             ["plan", manifest],
             ["apply", "--auto-approve", manifest],
             ["plan", "--detailed-exitcode", manifest],
+            ["drift", manifest],
         )
         for argv in steps:
             ctx.out(f"$ b2ckeys {' '.join(argv)}")
@@ -52,7 +53,7 @@ def run_demo(ctx, main) -> int:
                 ctx.err(f"demo: 'b2ckeys {' '.join(argv)}' exited {code}; the demo stops here")
                 return 1
     ctx.out(
-        f"Demo complete in {time.monotonic() - started:.1f} s: the second plan found nothing to do.\n"
+        f"Demo complete in {time.monotonic() - started:.1f} s: the second plan and drift found nothing to do.\n"
         "Next: run 'b2ckeys emulator --env-file emulator.env' in one shell; in another, "
         "'set -a; . ./emulator.env; set +a' and try 'b2ckeys plan manifests/'."
     )

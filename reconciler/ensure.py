@@ -5,7 +5,11 @@ call, and a key can never be deleted alone: a blind retry after a lost answer
 leaves a duplicate forever. So after an *ambiguous* failure (no answer, 5xx,
 AADB2C90063) this module waits, re-reads the key set and looks for the key the
 write would have made — a kid it did not know before, with the expected kty,
-use, nbf and exp — and only if there is none does it write again.
+use, nbf and exp, or for a certificate the expected thumbprint (x5t) — and only
+if there is none does it write again.
+
+A delete whose answer was lost is done when the key set is gone (a delete that
+meets "not found" is done too); a disable, when `keys_v2` shows the key disabled.
 
 A create answered "already exists", or whose retry meets an existing key set,
 counts as done. A first write into a key set created moments ago that meets
@@ -85,6 +89,40 @@ def find_landed(
     if current is None:
         return None
     return next(
-        (k for k in current.keys if k.kid not in known_kids and k.identity == key.identity), None
+        (k for k in current.keys if k.kid not in known_kids and key.matches(k)), None
     )
+
+
+def ensure_deleted(client: GraphClient, keyset_id: str) -> str:
+    """Deletes the key set unless it is gone already. Returns a remark."""
+    started, tries = time.monotonic(), 0
+    while True:
+        tries += 1
+        try:
+            client.delete_keyset(keyset_id)
+            return ""
+        except GraphNotFound:
+            return "it was gone already" if tries == 1 else "deleted; its answer was lost"
+        except GraphError as e:
+            if not is_ambiguous(e):
+                raise
+            client.wait_before_retry(tries, e, started)
+            if client.get_keyset(keyset_id) is None:
+                return "deleted; its answer was lost"
+
+
+def ensure_disabled(client: GraphClient, keyset_id: str, kid: str) -> str:
+    """Disables one key (PATCH keys_v2 status). Returns a remark."""
+    started, tries = time.monotonic(), 0
+    while True:
+        tries += 1
+        try:
+            client.disable_key(keyset_id, kid)
+            return ""
+        except GraphError as e:
+            if not is_ambiguous(e):
+                raise
+            client.wait_before_retry(tries, e, started)
+            if (client.key_status(keyset_id, kid) or "").lower() == "disabled":
+                return "disabled; its answer was lost"
 

@@ -7,6 +7,7 @@ module that caught it.
     ├── SecretError        a secret reference that cannot be resolved (located)
     ├── ConfigError        bad environment / command-line configuration
     ├── AuthError          sign-in failed (msal said no, or the login host is unreachable)
+    ├── PreflightError     signed in, but to the wrong tenant or without the permission needed
     ├── GraphError         Graph answered with an error, or could not be reached
     │   ├── GraphNotFound      404, or 400 with AADB2C90073
     │   ├── GraphConflict      the "already exists" answer (409 or AADB2C95028)
@@ -59,6 +60,10 @@ class ConfigError(ReconcilerError):
 
 class AuthError(ReconcilerError):
     pass
+
+
+class PreflightError(ReconcilerError):
+    """Raised before any key-set call: nothing was read or changed."""
 
 
 class ApplyRefused(ReconcilerError):

@@ -1,8 +1,10 @@
 """The Graph conversation for `/beta/trustFramework/keySets`.
 
 One `requests.Session`, a timeout on every call, the bearer token only ever sent
-to the Graph host, and Graph's errors turned into our own `GraphError` types
-carrying Graph's code, message and request-id. Answers are parsed once, here,
+to the Graph host (no redirect followed, no next page from another host), and
+Graph's errors turned into our own `GraphError` types carrying Graph's code,
+message and request-id, scrubbed of the token and of any secret the request
+carried (`reconciler.redact`), should Graph echo them. Answers are parsed once, here,
 into `LiveKeySet` / `LiveKey`, coping with the variants the service is known or
 suspected to produce (kty in any case, nbf/exp as strings, status absent).
 """
@@ -11,22 +13,26 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from typing import Callable, Iterator
 from urllib.parse import quote, urlsplit
 
 import requests
 
-from . import errors
-from .model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState, strip_prefix
+from . import errors, redact
+from .graph_lifecycle import LifecycleVerbs
+from .model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState, printable, strip_prefix
 from .pacing import Pacer, Unpaced
+from .redact import scrub_error
 from .retry import BUSY_CODES, RetryPolicy, is_ambiguous, is_rejected, parse_retry_after
-from .settings import check_url
+from .settings import Settings, check_url
 from .transport import DEFAULT_TIMEOUT, Session
 
 MAX_ERROR_MESSAGE = 300
 SECRET_FIELDS = ("k", "d", "p", "q", "dp", "dq", "qi")
+# what a request body carries that no error may echo: a JWK's private fields, uploadPkcs12's
+# password and .pfx, uploadCertificate's certificate (`key`)
+IN_PLAY_FIELDS = SECRET_FIELDS + ("password", "key")
 
 # B2C codes with a meaning the client acts on (reference/graph-api.md §12)
 NOT_FOUND_CODES = {"AADB2C90073", "AADB2C95052"}
@@ -34,11 +40,20 @@ CONFLICT_CODES = {"AADB2C95028"}
 THROTTLE_CODES = {"AADB2C95043"}
 
 
-class ListingStopped(Exception):
-    """A listing was told to stop before its next page (its caller no longer needs it)."""
+def connect_graph(settings: Settings, token: Callable[[], str], *, workers: int = 1) -> "GraphClient":
+    """The client the commands use: paced to B2CKEYS_MAX_RPM requests a minute across all
+    `workers` (0: unpaced), waits scaled by B2CKEYS_TIME_SCALE, a connection per worker."""
+    return GraphClient(
+        settings.graph_url,
+        token,
+        verify=settings.verify,
+        pacer=Pacer(settings.max_rpm, 60.0 / settings.time_scale) if settings.max_rpm else Unpaced(),
+        policy=RetryPolicy(scale=settings.time_scale),
+        pool_size=max(10, workers),
+    )
 
 
-class GraphClient:
+class GraphClient(LifecycleVerbs):
     """Thin verbs over Graph; `token` is a callable that returns a bearer token.
 
     Every request waits for the shared `pacer` first. Reads are retried on any
@@ -73,12 +88,11 @@ class GraphClient:
 
     # -- verbs ---------------------------------------------------------------
 
-    def list_keysets(self, stop: threading.Event | None = None) -> LiveState:
-        """Every key set, page after page (one request per page, never one per key set).
-        Once `stop` is set, no further page is asked for and `ListingStopped` is raised."""
+    def list_keysets(self) -> LiveState:
+        """Every key set, page after page (one request per page, never one per key set)."""
         # All pages first, then the parsing: the next page is asked for as soon as one
         # is read, so each page costs one round trip and little more.
-        items = list(self._paged("/trustFramework/keySets", stop))
+        items = list(self._paged("/trustFramework/keySets"))
         return LiveState(tuple(parse_keyset(item) for item in items))
 
     def get_keyset(self, keyset_id: str) -> LiveKeySet | None:
@@ -103,11 +117,7 @@ class GraphClient:
     def upload_secret(self, keyset_id: str, *, value: str, use: KeyUse,
                       nbf: int | None = None, exp: int | None = None) -> LiveKey:
         body = _dated({"use": use.value, "k": value}, nbf, exp)
-        try:
-            response = self._call("POST", _keyset_path(keyset_id) + "/uploadSecret", body=body)
-        except errors.GraphError as e:
-            raise _without(e, value) from None
-        return parse_key(response.json())
+        return parse_key(self._call("POST", _keyset_path(keyset_id) + "/uploadSecret", body=body).json())
 
     def get_active_key(self, keyset_id: str) -> LiveKey | None:
         try:
@@ -121,11 +131,9 @@ class GraphClient:
 
     # -- transport -----------------------------------------------------------
 
-    def _paged(self, path: str, stop: threading.Event | None = None) -> Iterator[dict]:
+    def _paged(self, path: str) -> Iterator[dict]:
         url: str | None = self.root + path
         while url:
-            if stop is not None and stop.is_set():
-                raise ListingStopped(path)
             if _origin(url) != self._origin:
                 raise errors.GraphError(
                     f"Graph sent a next page on another host ({_origin(url)}); refused",
@@ -163,31 +171,31 @@ class GraphClient:
         self.sleep(wait)
 
     def _send(self, method: str, url: str, body: dict | None) -> requests.Response:
-        shown = _shown_path(url, self.root)
-        headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
-        data = None
+        """One request. The token and the secret fields of `body` are in play for it alone:
+        every error raised here is scrubbed of them, whatever Graph echoed."""
+        shown, token = _shown_path(url, self.root), self._token()
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
-            data = json.dumps(body)
-        self.pacer.acquire()
-        self.request_count += 1
-        try:
-            # A redirect is never followed: it would carry the token to another host.
-            response = self.session.request(method, url, headers=headers, data=data, allow_redirects=False)
-        except requests.exceptions.SSLError as e:  # final: trying again will not change the certificate
-            raise errors.GraphError(
-                f"TLS verification failed for {self._origin}; set B2CKEYS_CA_BUNDLE if it uses a private CA ({_first_line(e)})",
-                method=method, path=shown,
-            ) from None
-        except requests.RequestException as e:
-            raise errors.GraphUnreachable(
-                f"cannot reach {self._origin}: {_first_line(e)}", method=method, path=shown
-            ) from None
-        finally:
-            self.pacer.release()
-        if response.status_code >= 300:
-            raise error_from_response(response, method, shown)
-        return response
+        secrets = [v for f, v in (body or {}).items() if f in IN_PLAY_FIELDS and isinstance(v, str)]
+        with redact.in_play(token, *secrets):
+            self.pacer.acquire()
+            self.request_count += 1
+            try:  # a redirect is never followed (transport.Session): it would carry the token away
+                response = self.session.request(method, url, headers=headers,
+                                                data=None if body is None else json.dumps(body))
+            except requests.exceptions.SSLError as e:  # final: trying again will not change the certificate
+                raise scrub_error(errors.GraphError(
+                    f"TLS verification failed for {self._origin}; set B2CKEYS_CA_BUNDLE if it uses a private CA ({_first_line(e)})",
+                    method=method, path=shown)) from None
+            except requests.RequestException as e:
+                raise scrub_error(errors.GraphUnreachable(
+                    f"cannot reach {self._origin}: {_first_line(e)}", method=method, path=shown)) from None
+            finally:
+                self.pacer.release()
+            if response.status_code >= 300:
+                raise scrub_error(error_from_response(response, method, shown))
+            return response
 
 
 def error_from_response(response: requests.Response, method: str, path: str) -> errors.GraphError:
@@ -217,17 +225,21 @@ def error_from_response(response: requests.Response, method: str, path: str) -> 
 
 
 def _parse_error_body(response: requests.Response) -> tuple[str | None, str, str | None]:
+    """(code, message, request-id) as one printable line each, scrubbed of the secrets in
+    play before being cut short."""
+    def clean(text) -> str:
+        return printable(redact.scrub(str(text)).strip().replace("\n", " "))[:MAX_ERROR_MESSAGE]
+
     try:
         error = response.json().get("error") or {}
-    except ValueError:
-        text = response.text.strip().replace("\n", " ")
-        return None, (text[:MAX_ERROR_MESSAGE] or response.reason or "no message"), None
+    except (ValueError, AttributeError):
+        return None, (clean(response.text) or response.reason or "no message"), None
     if not isinstance(error, dict):
-        return None, str(error)[:MAX_ERROR_MESSAGE], None
+        return None, clean(error), None
     inner = error.get("innerError") or error.get("innererror") or {}
     request_id = inner.get("request-id") if isinstance(inner, dict) else None
-    message = str(error.get("message") or response.reason or "no message")[:MAX_ERROR_MESSAGE]
-    return error.get("code"), message, request_id
+    code = error.get("code")
+    return (None if code is None else clean(code)), clean(error.get("message") or response.reason or "no message"), request_id
 
 
 def parse_keyset(data: dict) -> LiveKeySet:
@@ -288,17 +300,6 @@ def _created_id(response: requests.Response) -> str:
         raise errors.GraphError("the create answer named no key set id", status=response.status_code,
                                 method="POST", path="/trustFramework/keySets")
     return tail
-
-
-def _without(error: errors.GraphError, secret: str) -> errors.GraphError:
-    """The same error with `secret` removed from Graph's message, should Graph echo it."""
-    if secret and secret in error.graph_message:
-        return type(error)(
-            error.graph_message.replace(secret, "[redacted]"),
-            status=error.status, code=error.code, request_id=error.request_id,
-            method=error.method, path=error.path,
-        )
-    return error
 
 
 def _origin(url: str) -> str:

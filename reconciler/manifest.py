@@ -3,8 +3,11 @@
 Each file is read with locations (`yamlload`), checked against the JSON Schema
 (`schema`), then checked for what the schema cannot say: dates, a key set
 declared twice (in one file or across files), RSA and oct keys or sig and enc
-keys in one key set, the same key twice, different tenants. Every error of
-every file is collected and raised together as one `ManifestError`.
+keys in one key set, the same key twice, different tenants or `prune` settings,
+rotation settings, a `{file: PATH}` (secret, password, certificate or PKCS#12
+file) that leads out of the repository (`reconciler.confine`). Every error of
+every file is collected and raised together as one `ManifestError`. Certificate
+files are read later (`certificates`).
 """
 
 from __future__ import annotations
@@ -16,16 +19,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from .errors import ManifestError
+from .confine import SECRETS_ROOT_VARIABLE, escape, repository_root
+from .errors import ConfigError, ManifestError
 from .model import (
     KEYSET_PREFIX, DesiredKey, DesiredKeySet, DesiredState, Diagnostic, KeyKind, KeyType, KeyUse,
-    Location, SecretRef, Severity, keyset_id, strip_prefix,
+    Location, Rotation, SecretRef, Severity, keyset_id, strip_prefix,
 )
 from .schema import validate
+from .secrets import confinement_problem
 from .yamlload import Document, Path, load_document
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 _INVALID = object()  # a date that was reported as invalid
+_UNITS = {"d": 86_400, "h": 3_600}
 
 
 @dataclass(frozen=True)
@@ -59,25 +65,41 @@ def find_manifest_files(paths: Sequence[str]) -> list[str]:
 
 
 def _walk(folder: str) -> list[str]:
+    """Manifests below `folder`; a symbolic link leading out of its repository is an error."""
     found = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         rel = os.path.relpath(root, folder)
         parts = () if rel == os.curdir else tuple(rel.split(os.sep))
         found += [parts + (f,) for f in files if f.lower().endswith(MANIFEST_SUFFIXES) and not f.startswith(".")]
-    return [os.path.join(folder, *parts) for parts in sorted(found)]
+    paths = [os.path.join(folder, *parts) for parts in sorted(found)]
+    repository = repository_root(folder)
+    escaped = [Diagnostic(Severity.ERROR, f"refused: {why} (manifests found in a folder must be inside "
+                                          "its repository)", Location(p))
+               for p in paths if os.path.islink(p) and (why := escape(p, os.curdir, repository))]
+    if escaped:
+        raise ManifestError(escaped)
+    return paths
 
 
-def load_manifests(paths: Sequence[str]) -> LoadResult:
-    """Load, check and merge the manifests; raise `ManifestError` with every error found."""
+def load_manifests(paths: Sequence[str], *, secrets_root: str | None = None) -> LoadResult:
+    """Load, check and merge the manifests; raise `ManifestError` with every error found.
+
+    `secrets_root` (B2CKEYS_SECRETS_ROOT) is the folder `{file: PATH}` references must
+    stay in; by default each manifest's repository (`reconciler.confine`)."""
+    if secrets_root:
+        if not os.path.isdir(secrets_root):
+            raise ConfigError(f"{SECRETS_ROOT_VARIABLE}={secrets_root}: no such folder")
+        secrets_root = os.path.realpath(secrets_root)
     files = find_manifest_files(paths)
-    merger = _Merger()
+    merger = _Merger(secrets_root or "")
     with _without_cycle_collection():
         for path in files:
             merger.add(path)
     if merger.errors:
         raise ManifestError(merger.errors)
-    state = DesiredState(tuple(merger.keysets), merger.tenant, tuple(files))
+    state = DesiredState(tuple(merger.keysets), merger.tenant, tuple(files), bool(merger.prune),
+                         tuple(sorted(merger.protected, key=str.upper)))
     return LoadResult(state, tuple(merger.warnings))
 
 
@@ -100,19 +122,24 @@ def _without_cycle_collection():
 class _Merger:
     """Accumulates key sets and diagnostics over files, in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, secrets_root: str = "") -> None:
+        self.secrets_root = secrets_root
         self.keysets: list[DesiredKeySet] = []
         self.errors: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
         self.tenant: str | None = None
         self._tenant_at: Location | None = None
         self._declared: dict[str, Location] = {}  # upper-case id → first declaration
+        self.prune: bool | None = None
+        self._prune_at: Location | None = None
+        self.protected: set[str] = set()
 
     def add(self, path: str) -> None:
         doc, diagnostics = load_document(path)
         if doc.data is not None:
             problems = validate(doc)
-            diagnostics += [p.diagnostic for p in problems]
+            said = {d.location for d in diagnostics}  # the loader's word on a value is enough
+            diagnostics += [p.diagnostic for p in problems if p.diagnostic.location not in said]
             diagnostics += _FileChecker(doc, {p.path for p in problems}, self).run()
         for d in sorted(diagnostics, key=lambda d: (d.location.line, d.location.column) if d.location else (0, 0)):
             (self.errors if d.severity is Severity.ERROR else self.warnings).append(d)
@@ -133,6 +160,18 @@ class _Merger:
                                     "all manifests of one run must name the same tenant")
         return None
 
+    def set_prune(self, prune: bool, location: Location) -> Diagnostic | None:
+        if self.prune is None:
+            self.prune, self._prune_at = prune, location
+        elif prune != self.prune:
+            return _error(location, f"prune: {str(prune).lower()} differs from prune: {str(self.prune).lower()} at "
+                                    f"{self._prune_at}: prune applies to the whole run, so manifests must agree")
+        return None
+
+    def protect(self, name: str) -> None:
+        if not any(p.upper() == keyset_id(name).upper() for p in self.protected):
+            self.protected.add(keyset_id(name))
+
 
 class _FileChecker:
     """Builds one file's key sets from schema-valid parts and runs the semantic checks."""
@@ -146,6 +185,12 @@ class _FileChecker:
         tenant = data.get("tenant")
         if isinstance(tenant, str) and self._ok(("tenant",)):
             self._emit(self.merger.guard_tenant(tenant, self.doc.at(("tenant",))))
+        if isinstance(data.get("prune"), bool) and self._ok(("prune",)):
+            self._emit(self.merger.set_prune(data["prune"], self.doc.at(("prune",))))
+        protect = data.get("protect")
+        if isinstance(protect, list) and self._ok(("protect",)):
+            for name in protect:
+                self.merger.protect(name)
         keysets = data.get("keySets")
         if keysets == []:
             self.out.append(Diagnostic(Severity.WARNING, "this manifest declares no key sets", self.doc.at(("keySets",))))
@@ -166,7 +211,10 @@ class _FileChecker:
         keys = [self._key(path + ("keys", j), k) for j, k in enumerate(listed if isinstance(listed, list) else [])]
         keys = [k for k in keys if k is not None]
         self._check_keys(keyset_id(name), keys)
-        return DesiredKeySet(name, tuple(keys), self.doc.at(path))
+        if item.get("protect") is True:
+            self.merger.protect(name)
+        return DesiredKeySet(name, tuple(keys), self.doc.at(path), item.get("protect") is True,
+                             item.get("disableUnmanagedKeys") is True)
 
     def _key(self, path: Path, item: Any) -> DesiredKey | None:
         if not self._ok(path) or not isinstance(item, dict):
@@ -179,12 +227,47 @@ class _FileChecker:
             exp_line = self.doc.at(path + ("exp",)).line
             self._emit(_error(self.doc.at(path + ("nbf",)), f"'nbf' must be before 'exp' (line {exp_line})"))
             return None
-        secret = None
-        if kind is KeyKind.SECRET:
-            (source, name), = item["value"].items()
-            secret = SecretRef(source, name, self.doc.at(path + ("value",)), os.path.dirname(self.doc.path))
-        kty = KeyType.OCT if kind is KeyKind.SECRET else KeyType(item["kty"])
-        return DesiredKey(kind, kty, KeyUse(item["use"]), nbf, exp, secret, self.doc.at(path))
+        secret = self._ref(path + ("value",), item) or self._ref(path + ("password",), item)
+        certificate = self._ref(path + ("file",), item) if kind.is_certificate else None
+        rotate = self._rotation(path + ("rotate",), item)
+        if _INVALID in (secret, certificate, rotate):
+            return None
+        kty = KeyType(item["kty"]) if kind is KeyKind.GENERATE else KeyType.OCT if kind is KeyKind.SECRET else KeyType.RSA
+        return DesiredKey(kind, kty, KeyUse(item.get("use", "sig")), nbf, exp, secret, self.doc.at(path),
+                          file=certificate, rotate=rotate)
+
+    def _ref(self, path: Path, item: dict) -> Any:
+        """The reference at `path` (`file: PATH` for a certificate), None when absent, _INVALID
+        (reported) when it is a file leading out of its root (`reconciler.confine`)."""
+        if path[-1] not in item:
+            return None
+        source, name = ("file", item["file"]) if path[-1] == "file" else next(iter(item[path[-1]].items()))
+        base_dir = os.path.dirname(self.doc.path)
+        root = (self.merger.secrets_root or repository_root(base_dir)) if source == "file" else ""
+        ref = SecretRef(source, name, self.doc.at(path), base_dir, root)
+        what = {"file": f"{'PKCS#12' if item.get('kind') == 'pkcs12' else 'certificate'} file",
+                "password": "password file"}.get(path[-1], "secret file")
+        refused = confinement_problem(ref, what) if source == "file" else None
+        if refused:
+            self._emit(_error(ref.location, refused))
+            return _INVALID
+        return ref
+
+    def _rotation(self, path: Path, item: dict) -> Any:
+        """Rotation in seconds, None when absent, _INVALID (reported) when it cannot work."""
+        if "rotate" not in item:
+            return None
+        for date in ("nbf", "exp"):
+            if date in item:
+                self._emit(_error(self.doc.at(path[:-1] + (date,)), f"'{date}' is not allowed with 'rotate' "
+                                                                    "(rotation computes each key's nbf and exp)"))
+                return _INVALID
+        lifetime, renew = (int(item["rotate"][n][:-1]) * _UNITS[item["rotate"][n][-1]] for n in ("lifetime", "renewBefore"))
+        if 2 * renew > lifetime:
+            self._emit(_error(self.doc.at(path + ("renewBefore",)), "'renewBefore' must be at most half of 'lifetime' "
+                              "(the successor takes over renewBefore/2 before its predecessor expires)"))
+            return _INVALID
+        return Rotation(lifetime, renew)
 
     def _epoch(self, path: Path, item: dict) -> Any:
         """Epoch seconds, None when absent, _INVALID (reported) when not a real date."""
@@ -211,8 +294,14 @@ class _FileChecker:
                 pair = " and ".join(sorted((a, b), key=lambda v: v not in ("RSA", "sig")))
                 self._emit(_error(other.location, f"B2C refuses to mix {pair} keys in one key set ({code}); "
                                                   f"the first key, at line {first.location.line}, is {a}"))
+        rotating = [k for k in keys if k.rotate is not None]
+        if len(rotating) > 1:
+            self._emit(_error(rotating[1].location, f"key set '{kid}' has two rotating keys; one rotation per key set "
+                                                    f"(the first is at line {rotating[0].location.line})"))
         seen: dict[tuple, DesiredKey] = {}
         for key in keys:
+            if key.rotate is not None:
+                continue  # its keys get dates of their own: they never collide with a fixed key
             earlier = seen.setdefault(key.identity, key)
             if earlier is not key:
                 self._emit(_error(key.location, f"the same key (kty, use, nbf, exp) is declared twice in key set "

@@ -13,6 +13,8 @@ import enum
 import functools
 from dataclasses import dataclass, field
 
+from .diagnostics import Diagnostic, Location, Severity, printable, shown  # noqa: F401 (re-exported: part of the model)
+
 KEYSET_PREFIX = "B2C_1A_"
 
 
@@ -27,45 +29,16 @@ def strip_prefix(name: str) -> str:
     return name
 
 
+def is_backup(keyset_id_: str) -> bool:
+    """B2C keeps a copy `<id>.bak` of a key set deleted in the portal; nobody manages those."""
+    return keyset_id_.lower().endswith(".bak")
+
+
 def format_time(epoch: int | None) -> str:
     """Epoch seconds as RFC 3339 in UTC, e.g. 2026-01-01T00:00:00Z; "-" for none."""
     if epoch is None:
         return "-"
     return _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True, order=True)
-class Location:
-    """A place in a source file; line and column count from 1."""
-
-    path: str
-    line: int = 0
-    column: int = 0
-
-    def __str__(self) -> str:
-        if self.line:
-            return f"{self.path}:{self.line}:{self.column}"
-        return self.path
-
-
-class Severity(str, enum.Enum):
-    ERROR = "error"
-    WARNING = "warning"
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    """One finding about the input, terraform-style: severity, message, where."""
-
-    severity: Severity
-    message: str
-    location: Location | None = None
-
-    def __str__(self) -> str:
-        label = "warning: " if self.severity is Severity.WARNING else ""
-        if self.location:
-            return f"{self.location}: {label}{self.message}"
-        return f"{label or 'error: '}{self.message}"
 
 
 class KeyType(str, enum.Enum):
@@ -93,39 +66,71 @@ class KeyKind(str, enum.Enum):
 
     GENERATE = "generate"  # POST …/generateKey
     SECRET = "secret"  # POST …/uploadSecret
+    CERTIFICATE = "certificate"  # POST …/uploadCertificate
+    PKCS12 = "pkcs12"  # POST …/uploadPkcs12
+
+    @property
+    def is_certificate(self) -> bool:
+        """Identified by the certificate's thumbprint (x5t); nbf and exp are the certificate's."""
+        return self in (KeyKind.CERTIFICATE, KeyKind.PKCS12)
 
 
 @dataclass(frozen=True)
 class SecretRef:
     """Where a secret value comes from: `{env: NAME}` or `{file: PATH}`.
 
-    `path` is the file reference as written; `base_dir` is the folder of the
-    manifest it is relative to. The value itself is never stored here.
+    `name` is the variable or the file reference as written; `base_dir` is the
+    folder of the manifest a file is relative to, and `root` the folder it must
+    stay in (`reconciler.confine`; "" means the repository of `base_dir`). The
+    value itself is never stored here.
     """
 
     source: str  # "env" | "file"
     name: str
     location: Location
     base_dir: str = ""
+    root: str = ""
 
     def __str__(self) -> str:
-        return f"{self.source}:{self.name}"
+        return f"{self.source}:{shown(self.name, 200)}"
+
+
+@dataclass(frozen=True)
+class Rotation:  # `rotate: {lifetime: 180d, renewBefore: 30d}` on a generated key, in seconds
+    lifetime: int
+    renew_before: int
 
 
 @dataclass(frozen=True)
 class DesiredKey:
+    """One desired key. `secret` is the reference the upload needs: the value of a
+    `secret` key, the password of a `pkcs12` key. `file` is the certificate or PKCS#12
+    file; `x5t`, `nbf` and `exp` of those kinds are read from the certificate before
+    planning (`reconciler.certificates`): x5t None means not read yet."""
+
     kind: KeyKind
     kty: KeyType
     use: KeyUse
     nbf: int | None = None  # epoch seconds
     exp: int | None = None
-    secret: SecretRef | None = None  # set for KeyKind.SECRET only
+    secret: SecretRef | None = None
     location: Location | None = field(default=None, compare=False)
+    file: SecretRef | None = None
+    x5t: str | None = None
+    rotate: Rotation | None = None
 
     @property
     def identity(self) -> tuple:
         """What makes two keys "the same key" for planning (design 3.5)."""
+        if self.kind.is_certificate:
+            return (self.kty, self.use, "x5t", self.x5t or f"{self.file.source}:{self.file.name}")
         return (self.kty, self.use, self.nbf, self.exp)
+
+    def matches(self, live: "LiveKey") -> bool:
+        """Certificates match by thumbprint, other keys by kty, use, nbf and exp."""
+        if self.kind.is_certificate:  # Graph may pad x5t with "="
+            return bool(self.x5t) and (live.x5t or "").rstrip("=") == self.x5t and live.identity[:2] == self.identity[:2]
+        return live.identity == self.identity
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,8 @@ class DesiredKeySet:
     name: str  # as written in the manifest, prefix stripped
     keys: tuple[DesiredKey, ...]
     location: Location | None = field(default=None, compare=False)
+    protect: bool = False  # never deleted
+    disable_unmanaged: bool = False  # disableUnmanagedKeys: true
 
     @property
     def id(self) -> str:
@@ -140,10 +147,19 @@ class DesiredKeySet:
 
 
 @dataclass(frozen=True)
+class PolicyReference:  # StorageReferenceId="B2C_1A_…" in a custom-policy file
+    keyset_id: str
+    location: Location
+
+
+@dataclass(frozen=True)
 class DesiredState:
     keysets: tuple[DesiredKeySet, ...]
     tenant: str | None = None  # the tenant guard, when a manifest names one
     sources: tuple[str, ...] = ()  # the manifest files read
+    prune: bool = False  # delete live key sets no manifest declares
+    protected: tuple[str, ...] = ()  # key set ids never deleted (top-level `protect:` lists)
+    references: tuple[PolicyReference, ...] = ()  # from --policies
 
     def find(self, keyset_id_: str) -> DesiredKeySet | None:
         return self._by_id.get(keyset_id_.upper())
@@ -196,30 +212,48 @@ def _first_by_id(keysets) -> dict:
 
 
 class Action(str, enum.Enum):
-    """One Graph write per change. The value is the glyph shown in plans."""
+    """One Graph write per change; `glyph` is how plans show it (Terraform's `+ ~ -`)."""
 
     CREATE_KEYSET = "create_keyset"
     GENERATE_KEY = "generate_key"
     UPLOAD_SECRET = "upload_secret"
+    UPLOAD_CERTIFICATE = "upload_certificate"
+    UPLOAD_PKCS12 = "upload_pkcs12"
+    DISABLE_KEY = "disable_key"  # PATCH …/keys_v2/{kid} {"status": "disabled"}
+    DELETE_KEYSET = "delete_keyset"
 
     @property
     def glyph(self) -> str:
-        return "+"
+        return {Action.DISABLE_KEY: "~", Action.DELETE_KEYSET: "-"}.get(self, "+")
 
     @property
-    def order(self) -> int:
-        """Creates come before key additions (octoDNS-style class ordering)."""
-        return 0 if self is Action.CREATE_KEYSET else 1
+    def order(self) -> int:  # creates, key additions, disables, deletes last (octoDNS's class ordering)
+        return {Action.CREATE_KEYSET: 0, Action.DISABLE_KEY: 2, Action.DELETE_KEYSET: 3}.get(self, 1)
+
+    @property
+    def adds_key(self) -> bool:
+        return self.order == 1
+
+
+class Reason(str, enum.Enum):
+    """Why a change is planned, for people only (Terraform's ActionReason); apply never reads it."""
+
+    ROTATION = "rotation"  # a successor for a rotating key
+    NOT_DECLARED = "not_declared"  # prune: no manifest declares the key set
+    UNMANAGED_KEY = "unmanaged_key"  # disableUnmanagedKeys: no desired key matches the key
 
 
 @dataclass(frozen=True)
 class Change:
-    """One planned Graph call. `key` is None for CREATE_KEYSET."""
+    """One planned Graph call. `key` is set for key additions, `kid` for DISABLE_KEY."""
 
     action: Action
     keyset_id: str
     key: DesiredKey | None = None
     location: Location | None = field(default=None, compare=False)
+    kid: str | None = None
+    reason: Reason | None = None
+    detail: str = ""  # the reason in words, e.g. "key abc expires 2026-07-01T00:00:00Z"
 
 
 @dataclass(frozen=True)
@@ -229,6 +263,18 @@ class Unmanaged:
     keyset_id: str
     kid: str | None = None
     key: LiveKey | None = None
+    note: str = ""  # e.g. why a key set is kept although prune is on
+
+
+@dataclass(frozen=True)
+class ActiveKey:
+    """A changed key set's active key by B2C's rule, now and once applied (`after_change`:
+    the index in `Plan.changes` of a new key that will be the active one)."""
+
+    keyset_id: str
+    now_kid: str | None
+    after_kid: str | None = None
+    after_change: int | None = None
 
 
 @dataclass(frozen=True)
@@ -238,6 +284,8 @@ class Plan:
     warnings: tuple[Diagnostic, ...] = ()
     notes: tuple[str, ...] = ()  # plain remarks, e.g. "secret values cannot be compared"
     live: LiveState = LiveState()  # what the plan was computed from (Terraform's prior state)
+    active: tuple[ActiveKey, ...] = ()
+    unsafe: tuple[Diagnostic, ...] = ()  # why apply refuses this plan without --allow-destroy
 
     @property
     def is_empty(self) -> bool:
@@ -252,4 +300,4 @@ class Plan:
 
     @property
     def keys_to_add(self) -> int:
-        return len(self.changes) - self.keysets_to_create
+        return sum(1 for c in self.changes if c.action.adds_key)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .model import Action, Change, Diagnostic, LiveKey, Plan, Unmanaged, format_time
+from .model import Action, ActiveKey, Change, Diagnostic, LiveKey, Plan, Unmanaged, format_time
 
 _GREEN, _YELLOW, _RED, _BOLD, _RESET = "\033[32m", "\033[33m", "\033[31m", "\033[1m", "\033[0m"
 
@@ -33,6 +33,10 @@ class Style:
     def bold(self, text: str) -> str:
         return self._wrap(_BOLD, text)
 
+    def glyph(self, action: Action) -> str:
+        """+ green, ~ yellow, - red, as Terraform colours them."""
+        return {"+": self.green, "~": self.yellow, "-": self.red}[action.glyph](action.glyph)
+
 
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
@@ -48,17 +52,43 @@ def dates(nbf: int | None, exp: int | None) -> str:
 
 
 def describe_change(change: Change) -> str:
-    """One line, without glyph: what Graph call this change makes."""
+    """One line, without glyph: what Graph call this change makes, and why when it is not plain."""
+    why = f" ({change.detail})" if change.detail else ""
     if change.action is Action.CREATE_KEYSET:
         return f"key set {change.keyset_id}"
+    if change.action is Action.DELETE_KEYSET:
+        return f"delete key set {change.keyset_id}{why}"
+    if change.action is Action.DISABLE_KEY:
+        return f"disable key {change.kid} in {change.keyset_id}{why}"
     key = change.key
     assert key is not None
     if change.action is Action.GENERATE_KEY:
         what = f"generate {key.kty.value} {key.use.value} key"
+    elif change.action is Action.UPLOAD_CERTIFICATE:
+        what = f"upload certificate {key.file} (x5t {key.x5t})"
+    elif change.action is Action.UPLOAD_PKCS12:
+        what = f"upload PKCS#12 {key.file} with password from {key.secret} (x5t {key.x5t})"
     else:
         what = f"upload secret from {key.secret} ({key.use.value})"
     when = dates(key.nbf, key.exp)
-    return f"key in {change.keyset_id}: {what}" + (f", {when}" if when else "")
+    rotation = f" (rotation: {change.detail})" if change.detail else ""
+    return f"key in {change.keyset_id}: {what}" + (f", {when}" if when else "") + rotation
+
+
+def describe_active(view: ActiveKey, plan: Plan) -> str:
+    """Which key B2C uses in a key set, now and once the plan is applied."""
+    now = f"key {view.now_kid}" if view.now_kid else "no key"
+    if view.after_change is not None:
+        key = plan.changes[view.after_change].key
+        when = dates(key.nbf, key.exp)
+        after = "a key this plan adds" + (f" ({when})" if when else "")
+    else:
+        after = f"key {view.after_kid}" if view.after_kid else "no key (AADB2C90019 at sign-in)"
+    if view.after_kid is not None and view.after_kid == view.now_kid:
+        return f"{view.keyset_id}: {now}, now and after apply"
+    if plan.live.find(view.keyset_id) is None:
+        return f"{view.keyset_id}: a new key set; after apply {after}"
+    return f"{view.keyset_id}: {now} now; after apply {after}"
 
 
 def describe_live_key(key: LiveKey) -> str:
@@ -69,19 +99,29 @@ def describe_live_key(key: LiveKey) -> str:
 
 
 def describe_unmanaged(item: Unmanaged) -> str:
+    note = f" ({item.note})" if item.note else ""
     if item.kid is None:
-        return f"key set {item.keyset_id}"
+        return f"key set {item.keyset_id}{note}"
     detail = f": {describe_live_key(item.key)}" if item.key else ""
-    return f"key {item.kid} in {item.keyset_id}{detail}"
+    return f"key {item.kid} in {item.keyset_id}{detail}{note}"
 
 
 def summary_line(plan: Plan) -> str:
     if plan.is_empty:
         return "No changes. The tenant's key sets match the manifests."
-    return (
-        f"Plan: {plural(plan.keysets_to_create, 'key set')} to create, "
-        f"{plural(plan.keys_to_add, 'key')} to add."
-    )
+    return f"Plan: {totals(plan.changes, ' to create', ' to add', ' to disable', ' to delete')}."
+
+
+def totals(changes, created: str, added: str, disabled: str, deleted: str) -> str:
+    """"2 key sets to create, 3 keys to add" (+ disables and deletes, when there are any)."""
+    count = lambda *actions: sum(1 for c in changes if c.action in actions)  # noqa: E731
+    parts = [plural(count(Action.CREATE_KEYSET), "key set") + created,
+             plural(sum(1 for c in changes if c.action.adds_key), "key") + added]
+    if count(Action.DISABLE_KEY):
+        parts.append(plural(count(Action.DISABLE_KEY), "key") + disabled)
+    if count(Action.DELETE_KEYSET):
+        parts.append(plural(count(Action.DELETE_KEYSET), "key set") + deleted)
+    return ", ".join(parts)
 
 
 def render_plan_text(plan: Plan, *, color: bool = False) -> str:
@@ -90,8 +130,11 @@ def render_plan_text(plan: Plan, *, color: bool = False) -> str:
     if plan.changes:
         lines.append("b2ckeys will make these changes:")
         lines.append("")
-        lines.extend(f"  {style.green(c.action.glyph)} {describe_change(c)}" for c in plan.changes)
+        lines.extend(f"  {style.glyph(c.action)} {describe_change(c)}" for c in plan.changes)
         lines.append("")
+    if plan.active:
+        lines += ["Active key of each key set changed (B2C's rule: the valid key with the latest nbf):", ""]
+        lines += [f"  {describe_active(a, plan)}" for a in plan.active] + [""]
     if plan.unmanaged:
         lines.append("Not in any manifest (left as they are):")
         lines.append("")
@@ -123,9 +166,10 @@ def render_outcome(outcome, *, color: bool = False) -> str:
     style = Style(color)
     text = describe_change(outcome.change)
     if outcome.status is Status.DONE:
-        verb = "created" if outcome.change.action is Action.CREATE_KEYSET else "added"
+        verb = {Action.CREATE_KEYSET: "created", Action.DISABLE_KEY: "done",
+                Action.DELETE_KEYSET: "done"}.get(outcome.change.action, "added")
         extra = f" ({outcome.detail})" if outcome.detail else ""
-        return f"{style.green(outcome.change.action.glyph)} {text}: {verb}{extra}"
+        return f"{style.glyph(outcome.change.action)} {text}: {verb}{extra}"
     if outcome.status is Status.FAILED:
         return f"{style.red('!')} {text}: {style.red('failed')}: {outcome.detail}"
     return f"  {text}: not attempted"
@@ -136,13 +180,11 @@ def render_report(report, *, color: bool = False) -> str:
 
     style = Style(color)
     done = report.with_status(Status.DONE)
-    created = sum(1 for o in done if o.change.action is Action.CREATE_KEYSET)
-    added = len(done) - created
-    totals = f"{plural(created, 'key set')} created, {plural(added, 'key')} added"
+    made = totals([o.change for o in done], " created", " added", " disabled", " deleted")
     if report.ok:
-        return style.bold(f"Apply complete: {totals}.") + "\n"
+        return style.bold(f"Apply complete: {made}.") + "\n"
     how = "interrupted" if report.interrupted else "failed"
-    lines = [style.red(f"Apply {how}: {len(done)} of {len(report.outcomes)} changes done ({totals}).")]
+    lines = [style.red(f"Apply {how}: {len(done)} of {len(report.outcomes)} changes done ({made}).")]
     for title, status in (("Failed", Status.FAILED), ("Not attempted", Status.NOT_ATTEMPTED)):
         items = report.with_status(status)
         if items:

@@ -19,7 +19,7 @@ from typing import Any, Iterator, NamedTuple
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from .model import Diagnostic, Severity
+from .model import Diagnostic, Severity, shown
 from .yamlload import Document, Path
 
 SCHEMA_FILE = _FsPath(__file__).parent / "data" / "keysets.schema.json"
@@ -28,6 +28,11 @@ LITERAL_SECRET = (
     "a secret must not be written in the manifest; reference it: "
     "value: {env: NAME} or value: {file: path/to/file}"
 )
+LITERAL_PASSWORD = (
+    "a password must not be written in the manifest; reference it: "
+    "password: {env: NAME} or password: {file: path/to/file}"
+)
+_SECRET_FIELDS = ("value", "password")  # what is written under these may be a literal secret
 TIME_FORMAT = (
     "must be an RFC 3339 date-time with a timezone and whole seconds "
     "(2026-01-01T00:00:00Z, 2026-01-01T01:00:00+01:00) or epoch seconds"
@@ -38,13 +43,32 @@ _PATTERN_MESSAGES = {
     "name": "may contain only letters, digits, '_' and '-', after an optional B2C_1A_ prefix",
     "tenant": "must be a domain (contoso.onmicrosoft.com) or a tenant id (GUID)",
     "env": "must be an environment variable name (letters, digits and '_', not starting with a digit)",
+    "lifetime": "must be a whole number of days or hours, e.g. 180d or 12h",
+    "renewBefore": "must be a whole number of days or hours, e.g. 30d or 12h",
 }
 _REQUIRED_HINTS = {
     "kty": " (RSA or oct)",
     "value": " (value: {env: NAME} or value: {file: path/to/file})",
     "version": " (version: 1)",
+    "file": " (file: path/to/certificate, relative to this manifest)",
+    "password": " (password: {env: NAME} or password: {file: path/to/file})",
+    "lifetime": " (e.g. lifetime: 180d)",
+    "renewBefore": " (e.g. renewBefore: 30d)",
 }
-_NOT_ALLOWED_HINTS = {"kty": " (a secret key is always oct)", "value": " (B2C generates the key)"}
+_CERT = ("certificate", "pkcs12")
+_NOT_ALLOWED_HINTS = {  # (kind, property) -> why
+    **{("secret", "kty"): " (a secret key is always oct)", ("secret", "rotate"): " (to rotate a secret, add a key "
+       "with a later nbf)"},
+    **{("generate", name): " (B2C generates the key)" for name in ("value", "file", "password")},
+    **{(kind, "kty"): " (a certificate key is RSA)" for kind in _CERT},
+    **{(kind, name): " (the certificate's own validity is used)" for kind in _CERT for name in ("nbf", "exp")},
+    **{(kind, "value"): " (the key comes from 'file')" for kind in _CERT},
+    **{(kind, "rotate"): " (only generated keys rotate; to rotate a certificate, add a key with the new one)"
+       for kind in _CERT},
+    ("secret", "file"): " (use value: {file: path/to/file})",
+    ("secret", "password"): " (only kind pkcs12 has a password)",
+    ("certificate", "password"): " (a .pfx file with a password is kind pkcs12)",
+}
 
 
 class Problem(NamedTuple):
@@ -109,16 +133,16 @@ def _problems(doc: Document, error: ValidationError) -> Iterator[Problem]:
     if kind == "additionalProperties":
         allowed = ", ".join(_allowed(error.schema, inst))
         for extra in (k for k in inst if k not in error.schema.get("properties", {})):
-            if _field(path) == "value":  # could be a secret written as a key: don't echo it
-                yield at(path + (extra,), f"unknown property in 'value' (allowed: {allowed})", key=True)
+            if _field(path) in _SECRET_FIELDS:  # could be a secret written as a key: don't echo it
+                yield at(path + (extra,), f"unknown property in '{_field(path)}' (allowed: {allowed})", key=True)
             else:
-                yield at(path + (extra,), f"unknown property '{extra}' (allowed: {allowed})", key=True)
+                yield at(path + (extra,), f"unknown property '{shown(extra)}' (allowed: {allowed})", key=True)
     elif kind == "required":
         for name in (n for n in error.validator_value if n not in inst):
             yield at(path, f"missing required property '{name}'{_REQUIRED_HINTS.get(name, '')}")
     elif kind == "not" and isinstance(inst, dict):
         for name in error.validator_value.get("required", []):
-            hint = _NOT_ALLOWED_HINTS.get(name, "")
+            hint = _NOT_ALLOWED_HINTS.get((inst.get("kind"), name), "")
             yield at(path + (name,), f"'{name}' is not allowed for kind {inst.get('kind')}{hint}", key=True)
     elif kind != "not":
         yield at(path, _message(error, path))
@@ -130,14 +154,15 @@ def _message(error: ValidationError, path: Path) -> str:
     if field in ("nbf", "exp") and kind in ("type", "pattern"):
         return f"{what} {TIME_FORMAT}"
     if kind == "type":
-        if field == "value" and not isinstance(inst, (dict, list)):
-            return LITERAL_SECRET
+        if field in _SECRET_FIELDS and not isinstance(inst, (dict, list)):
+            return LITERAL_SECRET if field == "value" else LITERAL_PASSWORD
         words = [_TYPE_WORDS.get(t, t) for t in ([expected] if isinstance(expected, str) else expected)]
         return f"{what} must be {' or '.join(words)}"
     if kind == "enum":
         return f"{what} must be one of: {', '.join(map(str, expected))}{_got(field, inst)}"
     if kind == "const":
-        return f"{what} must be {expected}{_got(field, inst)}"
+        hint = " (B2C uploads certificates as signing keys)" if field == "use" else ""
+        return f"{what} must be {expected}{_got(field, inst)}{hint}"
     if kind == "pattern":
         return f"{_describe(path, quote=True, value=inst)} {_PATTERN_MESSAGES.get(field, 'has the wrong form')}"
     if kind == "minItems":
@@ -146,6 +171,8 @@ def _message(error: ValidationError, path: Path) -> str:
         return f"{what} must be exactly one of {{env: NAME}} or {{file: path/to/file}}"
     if kind == "minLength":
         return f"{what} must not be empty"
+    if kind == "maxLength":
+        return f"{what} must be at most {expected} characters long"
     if kind in ("minimum", "maximum"):
         return f"{what} must be between 0 and 253402300799 epoch seconds (the year 9999)"
     return f"{what} does not match the schema ({kind})"
@@ -156,7 +183,8 @@ def _allowed(schema: dict, inst: Any) -> list[str]:
     names = list(schema.get("properties", {}))
     for rule in schema.get("allOf", []):
         if "if" in rule and _validator().evolve(schema=rule["if"]).is_valid(inst):
-            forbidden = rule.get("then", {}).get("not", {}).get("required", [])
+            then = rule.get("then", {})
+            forbidden = {n for part in [then] + then.get("allOf", []) for n in part.get("not", {}).get("required", [])}
             names = [n for n in names if n not in forbidden]
     return names
 
@@ -172,11 +200,11 @@ def _describe(path: Path, quote: bool = False, value: Any = None) -> str:
         parent = f"'{path[-2]}'" if len(path) > 1 else "the list"
         return f"entry {path[-1] + 1} of {parent}"
     if quote and path[-1] == "name" and isinstance(value, str):
-        return f"key set name '{value}'"
+        return f"key set name '{shown(value)}'"
     return f"'{path[-1]}'"
 
 
 def _got(field: str | None, inst: Any) -> str:
     if field in _ECHO and isinstance(inst, (str, int, float, bool)) and len(str(inst)) <= 64:
-        return f" (got {inst!r})"
+        return f" (got {shown(repr(inst))})"
     return ""

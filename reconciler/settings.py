@@ -58,7 +58,9 @@ class Settings:
         return combined_ca_bundle(self.ca_bundle) if self.ca_bundle else True
 
 
-def from_environment(environ: Mapping[str, str]) -> Settings:
+def from_environment(environ: Mapping[str, str], *, app_required: bool = True) -> Settings:
+    """The settings of the environment. `app_required=False` (managed identity): no
+    app registration needs naming, so AZURE_TENANT_ID and AZURE_CLIENT_ID are optional."""
     cloud_name = environ.get("B2CKEYS_CLOUD", "global").strip().lower() or "global"
     cloud = CLOUDS.get(cloud_name)
     if cloud is None:
@@ -66,7 +68,7 @@ def from_environment(environ: Mapping[str, str]) -> Settings:
             f"B2CKEYS_CLOUD={cloud_name!r} is not a cloud b2ckeys knows; use one of: {', '.join(CLOUDS)}"
         )
     missing = [name for name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID") if not environ.get(name)]
-    if missing:
+    if missing and app_required:
         raise ConfigError(
             f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: "
             "set them to the B2C tenant and the app registration b2ckeys signs in as "
@@ -97,8 +99,8 @@ def from_environment(environ: Mapping[str, str]) -> Settings:
         raise ConfigError(f"B2CKEYS_TIME_SCALE={raw_scale!r} must be a number above 0") from None
     return Settings(
         cloud=cloud,
-        tenant_id=environ["AZURE_TENANT_ID"].strip(),
-        client_id=environ["AZURE_CLIENT_ID"].strip(),
+        tenant_id=(environ.get("AZURE_TENANT_ID") or "").strip(),
+        client_id=(environ.get("AZURE_CLIENT_ID") or "").strip(),
         authority_host=authority_host.rstrip("/"),
         graph_url=graph_url.rstrip("/"),
         ca_bundle=ca_bundle,

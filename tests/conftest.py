@@ -7,11 +7,13 @@ from reconciler.emulator import Emulator
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
-    """No test sees the developer's own tenant settings or colour preference."""
+    """No test sees the developer's own tenant settings, managed identity or colour preference."""
     import os
 
     for name in list(os.environ):
-        if name.startswith(("AZURE_", "B2CKEYS_", "MSAL_")) or name in ("NO_COLOR", "FACEBOOK_APP_SECRET"):
+        if name.startswith(("AZURE_", "B2CKEYS_", "MSAL_", "IDENTITY_", "IMDS_", "MSI_")) or name in (
+            "NO_COLOR", "FACEBOOK_APP_SECRET"
+        ):
             monkeypatch.delenv(name)
 
 

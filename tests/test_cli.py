@@ -196,7 +196,7 @@ def test_canary_secret_never_printed_nor_logged(env, capsys, tmp_path):
 def test_demo_runs_the_whole_cycle_without_showing_the_secret(env, capsys):
     code, out, err = run(capsys, ["demo"], env)
     assert code == 0, err
-    assert out.count("$ b2ckeys ") == 4
+    assert out.count("$ b2ckeys ") == 5
     assert "Apply complete: 3 key sets created, 3 keys added." in out
     assert "No changes." in out
     assert CANARY not in out + err

@@ -5,7 +5,8 @@ import requests
 
 from reconciler import errors
 from reconciler.auth import TokenProvider
-from reconciler.graph import GraphClient, _created_id, _without, parse_key
+from reconciler.graph import GraphClient, _created_id, parse_key
+from reconciler.redact import scrub_error
 from reconciler.model import KeyType, KeyUse
 from reconciler.retry import RetryPolicy
 from reconciler.settings import from_environment
@@ -146,7 +147,7 @@ def test_created_id_falls_back_to_the_location_header():
 
 def test_an_echoed_secret_is_removed_from_graph_errors():
     e = errors.GraphError("bad k 'hunter2'", status=400, code="AADB2C95029", request_id="r")
-    cleaned = _without(e, "hunter2")
+    cleaned = scrub_error(e, ("hunter2",))
     assert "hunter2" not in str(cleaned) and cleaned.code == "AADB2C95029"
 
 

@@ -40,9 +40,9 @@ def errors_of(*paths: str) -> ManifestError:
 CASES = [
     ("bad-yaml-syntax.yaml", "7:17", "invalid YAML: mapping values are not allowed here"),
     ("bad-version.yaml", "1:10", "'version' must be 1 (got 2)"),
-    ("unknown-property.yaml", "6:9", "unknown property 'ktyy' (allowed: kind, kty, use, nbf, exp)"),
+    ("unknown-property.yaml", "6:9", "unknown property 'ktyy' (allowed: kind, kty, use, nbf, exp, rotate)"),
     ("missing-use.yaml", "5:9", "missing required property 'use'"),
-    ("bad-kind.yaml", "5:15", "'kind' must be one of: generate, secret (got 'generated')"),
+    ("bad-kind.yaml", "5:15", "'kind' must be one of: generate, secret, certificate, pkcs12 (got 'generated')"),
     ("bad-kty.yaml", "6:14", "'kty' must be one of: RSA, oct (got 'rsa')"),
     ("bad-use.yaml", "7:14", "'use' must be one of: sig, enc"),
     ("nbf-after-exp.yaml", "8:14", "'nbf' must be before 'exp' (line 9)"),
@@ -106,7 +106,7 @@ def test_several_errors_in_one_file_are_all_reported_in_order(in_fixtures):
         "several-errors.yaml:12:11", "several-errors.yaml:14:9",
     ]
     messages = [d.message for d in error.diagnostics]
-    assert messages[1] == "unknown property 'colour' (allowed: kind, kty, use, nbf, exp)"
+    assert messages[1] == "unknown property 'colour' (allowed: kind, kty, use, nbf, exp, rotate)"
     assert messages[2] == LITERAL
     assert messages[4] == "missing required property 'kty' (RSA or oct)"
 
@@ -175,7 +175,8 @@ def test_dates_in_both_forms_and_file_references(monkeypatch):
     assert (first.nbf, first.exp) == (1767225600, 1798761600)  # 2026-01-01Z and epoch 2027-01-01Z
     assert (second.nbf, second.exp) == (1798761600, 1830297600)  # +01:00 offset, lower-case t/z
     assert first.secret == SecretRef("file", "secrets/restapi.txt",
-                                     Location("manifests/valid-dates-files.yaml", 7, 16), "manifests")
+                                     Location("manifests/valid-dates-files.yaml", 7, 16), "manifests",
+                                     os.path.realpath(Path(__file__).parent.parent))  # the repository
     assert second.secret.name == "secrets/restapi-2027.txt"
     assert str(second.secret.location) == "manifests/valid-dates-files.yaml:13:11"
     assert all(k.kty is KeyType.OCT and k.kind is KeyKind.SECRET for k in rest.keys)
@@ -234,7 +235,7 @@ def test_loader_keeps_timestamps_as_text_and_indexes_locations(in_fixtures):
 
 
 @pytest.mark.parametrize("text, where, fragment", [
-    ("version: 1\nkeySets: !!python/object:os.system x\n", "2:10", "could not determine a constructor"),
+    ("version: 1\nkeySets: !!python/object:os.system x\n", "2:10", "the tag !!python/object:os.system is not allowed"),
     ("version: 1\n---\nversion: 1\n", "2:1", "expected a single document"),
     ("version: 1\n? [a, b]\n: x\n", "2:3", "a mapping key must be a plain value"),
     ("a: &x [*x]\n", "1:4", "a recursive alias is not supported"),

@@ -8,12 +8,13 @@ A separate layer: imports nothing from the rest of ``reconciler``.
 """
 
 from .foreground import serve_forever
-from .config import DEFAULT_ROLES, READ_ROLE, WRITE_ROLE, Settings
+from .config import DEFAULT_FEDERATED_SUBJECT, DEFAULT_ROLES, READ_ROLE, WRITE_ROLE, Settings
 from .faults import SPEC_HELP as FAULT_SPEC_HELP, parse_fault_spec
 from .pipeline import Context, Pipeline, Request, Response
 from .server import DEFAULT_TENANT_DOMAIN, Emulator
 from .store import pick_active
 
-__all__ = ["Emulator", "serve_forever", "DEFAULT_ROLES", "DEFAULT_TENANT_DOMAIN", "READ_ROLE",
-           "WRITE_ROLE", "Settings", "Context", "Pipeline", "Request", "Response", "pick_active",
-           "parse_fault_spec", "FAULT_SPEC_HELP"]
+__all__ = ["Emulator", "serve_forever", "DEFAULT_FEDERATED_SUBJECT", "DEFAULT_ROLES",
+           "DEFAULT_TENANT_DOMAIN", "READ_ROLE", "WRITE_ROLE", "Settings", "Context",
+           "Pipeline", "Request", "Response", "pick_active", "parse_fault_spec",
+           "FAULT_SPEC_HELP"]

@@ -19,6 +19,8 @@ from typing import Any
 READ_ROLE = "TrustFrameworkKeySet.Read.All"
 WRITE_ROLE = "TrustFrameworkKeySet.ReadWrite.All"
 DEFAULT_ROLES = (WRITE_ROLE,)
+# The subject of the one federated identity credential of the emulator's app (GitHub Actions form).
+DEFAULT_FEDERATED_SUBJECT = "repo:contoso/b2c-keys:ref:refs/heads/main"
 
 
 @dataclass(frozen=True)
@@ -49,13 +51,15 @@ class Settings:
     conflict_status: int = 400       # HTTP status of AADB2C95028 (400 or 409)
     roles: tuple[str, ...] = DEFAULT_ROLES   # `roles` claim of tokens issued from now on
     backup_on_delete: bool = False   # DELETE leaves a copy named '<id>.bak'
+    federated_subject: str = DEFAULT_FEDERATED_SUBJECT  # `sub` a federated assertion must carry
     throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
     latency: LatencySettings = field(default_factory=LatencySettings)
 
     def as_dict(self) -> dict[str, Any]:
         return {"page_size": self.page_size, "not_found_status": self.not_found_status,
                 "conflict_status": self.conflict_status, "roles": list(self.roles),
-                "backup_on_delete": self.backup_on_delete, "throttle": asdict(self.throttle),
+                "backup_on_delete": self.backup_on_delete,
+                "federated_subject": self.federated_subject, "throttle": asdict(self.throttle),
                 "latency": asdict(self.latency)}
 
 
@@ -120,6 +124,10 @@ def _check(name: str, value: Any, current: Any) -> Any:
         return tuple(value)
     if name == "backup_on_delete":
         return _flag(name, value)
+    if name == "federated_subject":
+        if not isinstance(value, str) or not 0 < len(value) <= 600:
+            raise ValueError("federated_subject must be a string of 1 to 600 characters")
+        return value
     if name in ("throttle", "latency"):
         return _nested(name, value, current)
     raise ValueError(f"unknown setting {name!r}")

@@ -13,6 +13,8 @@ Graph paths. For tests and demos; never shows a raw secret.
                                      all added or none (400); answers {"faults": [added]}
     DELETE /_emulator/faults         drop every rule; DELETE /_emulator/faults/{id}: one
     GET  /_emulator/stats            Graph requests, throttling, faults (throttle.py)
+    GET  /_emulator/federated-token  a token from the built-in federated issuer; served
+                                     by identity.py, not here
 """
 
 from __future__ import annotations

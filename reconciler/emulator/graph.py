@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 from .config import READ_ROLE, WRITE_ROLE, Config
 from .pipeline import Context, Pipeline, Response
+from .certs import from_certificate_body, from_pkcs12_body
 from .store import Key, KeySet, KeySetStore, StoreError
 from .sts import TokenRejected, TokenService
 
@@ -58,6 +59,8 @@ def key_json(key: Key, *, with_status: bool = False) -> dict[str, Any]:
         out["e"], out["n"] = key.e, key.n
     if key.x5t:
         out["x5t"] = key.x5t
+    if key.x5c:
+        out["x5c"] = list(key.x5c)
     if with_status:
         out["status"] = key.status
     return out
@@ -87,8 +90,8 @@ class GraphApi:
             "generatekey": {"POST": _Route(self.generate_key, WRITE)},
             "uploadsecret": {"POST": _Route(self.upload_secret, WRITE)},
             "getactivekey": {"GET": _Route(self.get_active_key, READ)},
-            "uploadcertificate": {"POST": _Route(self.not_emulated, WRITE)},
-            "uploadpkcs12": {"POST": _Route(self.not_emulated, WRITE)},
+            "uploadcertificate": {"POST": _Route(self.upload_certificate, WRITE)},
+            "uploadpkcs12": {"POST": _Route(self.upload_pkcs12, WRITE)},
             "keys_v2": {"GET": _Route(self.list_keys_v2, WRITE)},
             "key_v2": {"GET": _Route(self.get_key_v2, WRITE),
                        "PATCH": _Route(self.patch_key_v2, WRITE)},
@@ -235,8 +238,20 @@ class GraphApi:
         return self._answer(200, {"@odata.context": self.meta + "microsoft.graph.trustFrameworkKey",
                                   **key_json(key)})
 
-    def not_emulated(self, ctx: Context, keyset_id: str) -> Response:
-        raise GraphError(501, "NotImplemented", "This action is not emulated yet.")
+    def upload_certificate(self, ctx: Context, keyset_id: str) -> Response:
+        return self._uploaded(ctx, keyset_id, from_certificate_body)
+
+    def upload_pkcs12(self, ctx: Context, keyset_id: str) -> Response:
+        return self._uploaded(ctx, keyset_id, from_pkcs12_body)
+
+    def _uploaded(self, ctx: Context, keyset_id: str, parse: Callable[..., Any]) -> Response:
+        """The documented answer's fields only (kid, use, kty, nbf, exp): x5t is read back
+        with the key set, so a client that needs it here is caught (ASSUMPTIONS.md)."""
+        body = self._json_body(ctx)
+        self.store.get(keyset_id)  # a missing key set is "not found" before the body's checks
+        key = self.store.upload_certificate(keyset_id, parse(body, self.store.clock()))
+        ctx.committed = True
+        return self._answer(200, {"kid": key.kid, "use": key.use, "kty": key.kty, "nbf": key.nbf, "exp": key.exp})
 
     def list_keys_v2(self, ctx: Context, keyset_id: str) -> Response:
         keys = self.store.get(keyset_id).keys

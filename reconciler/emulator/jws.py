@@ -1,7 +1,8 @@
-"""Compact JWS (RS256) with ``cryptography`` only: sign, verify, JWKS.
+"""Compact JWS with ``cryptography`` only: sign (RS256), verify (RS256, PS256), JWKS.
 
-Just what the token service needs: the emulator signs access tokens with one RSA
-key and checks them again when they come back to Graph.
+Just what the token service needs: the emulator signs access tokens and federated
+tokens with RSA keys and checks them again when they come back; it checks client
+assertions signed RS256 (msal, PEM + SHA-1 thumbprint) or PS256 (msal, PFX).
 """
 
 from __future__ import annotations
@@ -51,6 +52,39 @@ def _json_segment(value: dict[str, Any]) -> str:
     return b64url(json.dumps(value, separators=(",", ":")).encode())
 
 
+def decode(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+    """(header, claims, signing input, signature) of a compact JWS, unverified."""
+    parts = token.split(".") if isinstance(token, str) else []
+    if len(parts) != 3:
+        raise TokenInvalid("not a compact JWS")
+    try:
+        header = json.loads(b64url_decode(parts[0]))
+        claims = json.loads(b64url_decode(parts[1]))
+        signing_input = (parts[0] + "." + parts[1]).encode("ascii")
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise TokenInvalid("bad JSON segment") from exc
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise TokenInvalid("header and claims must be objects")
+    return header, claims, signing_input, b64url_decode(parts[2])
+
+
+def verify_signature(public_key: Any, alg: str, signing_input: bytes, signature: bytes) -> None:
+    """Check an RS256 or PS256 signature (PSS salt = digest length, RFC 7518 3.5)."""
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise TokenInvalid("not an RSA key")
+    if alg == "RS256":
+        pad: padding.AsymmetricPadding = padding.PKCS1v15()
+    elif alg == "PS256":
+        pad = padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
+                          salt_length=hashes.SHA256.digest_size)
+    else:
+        raise TokenInvalid(f"unsupported alg {alg!r}")
+    try:
+        public_key.verify(signature, signing_input, pad, hashes.SHA256())
+    except InvalidSignature as exc:
+        raise TokenInvalid("bad signature") from exc
+
+
 class RsaSigner:
     """One RS256 signing key with its ``kid`` (the JWK thumbprint)."""
 
@@ -72,24 +106,10 @@ class RsaSigner:
 
     def verify(self, token: str) -> dict[str, Any]:
         """Return the claims of ``token`` if it is an RS256 JWS signed by this key."""
-        parts = token.split(".")
-        if len(parts) != 3:
-            raise TokenInvalid("not a compact JWS")
-        try:
-            header = json.loads(b64url_decode(parts[0]))
-            claims = json.loads(b64url_decode(parts[1]))
-        except ValueError as exc:
-            raise TokenInvalid("bad JSON segment") from exc
-        if not isinstance(header, dict) or header.get("alg") != "RS256":
+        header, claims, signing_input, signature = decode(token)
+        if header.get("alg") != "RS256":
             raise TokenInvalid("alg must be RS256")
         if header.get("kid") != self.kid:
             raise TokenInvalid("unknown kid")
-        try:
-            self.public_key.verify(b64url_decode(parts[2]),
-                                   (parts[0] + "." + parts[1]).encode("ascii"),
-                                   padding.PKCS1v15(), hashes.SHA256())
-        except (InvalidSignature, UnicodeEncodeError) as exc:
-            raise TokenInvalid("bad signature") from exc
-        if not isinstance(claims, dict):
-            raise TokenInvalid("claims are not an object")
+        verify_signature(self.public_key, "RS256", signing_input, signature)
         return claims

@@ -12,13 +12,16 @@ import threading
 import time
 import traceback
 import uuid
-from typing import Any, Iterable, Optional, TextIO, Union
+from typing import Any, Iterable, Optional, Sequence, TextIO, Union
 
-from .config import DEFAULT_ROLES, Config
+from .assertions import Certificates, ClientAuthenticator, FederatedIssuer
+from .config import DEFAULT_FEDERATED_SUBJECT, DEFAULT_ROLES, Config
 from .control import ControlSurface
+from .credentials_kit import CredentialHelpers, read_certificate_files
 from .faults import FaultSet
 from .graph import GraphApi, GraphError, odata_error
 from .httpd import Handler, TlsServer
+from .identity import FEDERATED_TOKEN_PATH, IdentityEndpoints
 from .jws import RsaSigner
 from .network import Network
 from .pipeline import Context, Pipeline, Request, Response
@@ -31,12 +34,15 @@ MAX_LOGGED_REQUESTS = 100_000
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 
-class Emulator:
+class Emulator(CredentialHelpers):
     """A local, strict Microsoft Graph (trustFramework/keySets) + Entra token service.
 
     ``throttle`` and ``latency`` are start values of those settings (``config.py``; a
     ``throttle`` object turns throttling on), ``faults`` the start fault rules (spec
-    strings or dicts, ``faults.py``). ``reset`` comes back to all of them.
+    strings or dicts, ``faults.py``). ``client_certificates``: PEM files whose certificates
+    are registered on the app (client assertions signed with their keys are accepted);
+    ``federated_subject``: the subject of the app's federated identity credential (see
+    ``identity.py`` and ``assertions.py``). ``reset`` comes back to all of them.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
@@ -45,12 +51,16 @@ class Emulator:
                  throttle: Optional[dict[str, Any]] = None,
                  latency: Optional[dict[str, Any]] = None,
                  faults: Iterable[Union[str, dict[str, Any]]] = (),
+                 client_certificates: Sequence[str] = (),
+                 federated_subject: str = DEFAULT_FEDERATED_SUBJECT,
                  workdir: Optional[str] = None, log_stream: Optional[TextIO] = None):
         self.host, self.port, self.tenant_domain = host, port, tenant_domain
         self.workdir, self.log_stream = workdir, log_stream
         self.config = Config(page_size=page_size, roles=list(roles),
+                             federated_subject=federated_subject,
                              **({"throttle": throttle} if throttle is not None else {}),
                              **({"latency": latency} if latency is not None else {}))
+        self.certificates = Certificates(read_certificate_files(client_certificates))
         self.faults = FaultSet(faults)
         self.network = Network(self.config, self.faults, self._error)
         self.pipeline = Pipeline((self.network.before,), (self.network.after_auth,),
@@ -85,6 +95,14 @@ class Emulator:
         self.tokens = TokenService(self.url, self.tenant_id, self.tenant_domain,
                                    App(self.client_id, self.client_secret, str(uuid.uuid4())),
                                    RsaSigner(), lambda: self.config.current)
+        self.federated = FederatedIssuer(self.url)
+        self.tokens.verify_credential = ClientAuthenticator(
+            base_url=self.url, tenant_id=self.tenant_id, tenant_domain=self.tenant_domain,
+            certificates=self.certificates, federated=self.federated,
+            settings=lambda: self.config.current)
+        self.identity_header = uuid.uuid4().hex
+        self.identity = IdentityEndpoints(self.tokens, self.federated, self.identity_header,
+                                          lambda: self.config.current)
         self.graph = GraphApi(self.url, self.store, self.tokens, self.config, self.pipeline)
         self.control = ControlSurface(reset=self.reset, state=self.state, seed=self.seed,
                                       requests=self.requests, config=self.config,
@@ -147,10 +165,12 @@ class Emulator:
     # -- control (same as /_emulator/...) ----------------------------------------------
     def reset(self) -> None:
         """Empty the store, clear the request log and the throttle's counters, restore the
-        start configuration and the start fault rules (re-armed)."""
+        start configuration, the start fault rules (re-armed) and the start set of
+        registered client certificates."""
         self.store.reset()
         self.config.reset()
         self.network.reset()
+        self.certificates.reset()
         with self._log_lock:
             self._log.clear()
 
@@ -185,7 +205,9 @@ class Emulator:
         control = path == "/_emulator" or path.startswith("/_emulator/")
         ctx: Optional[Context] = None
         try:
-            if control:
+            if path == FEDERATED_TOKEN_PATH:
+                answer = self.identity.federated_token(req)
+            elif control:
                 answer = self.control.handle(req)
             elif (path.split("/") + [""])[1].lower() in ("beta", "v1.0"):
                 ctx = Context(req, "graph")
@@ -193,6 +215,9 @@ class Emulator:
             elif self.tokens.route(path):
                 ctx = Context(req, "sts")
                 answer = self.pipeline.run(ctx, self.tokens.handle)
+            elif self.identity.serves(path):
+                ctx = Context(req, "sts")
+                answer = self.pipeline.run(ctx, self.identity.handle)
             else:
                 answer = odata_error(Context(req, "graph"), GraphError(
                     404, "NotFound", "The requested resource was not found."))

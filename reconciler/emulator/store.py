@@ -52,6 +52,7 @@ class Key:
     n: Optional[str] = None
     e: Optional[str] = None
     x5t: Optional[str] = None
+    x5c: Optional[list] = None  # the certificate of an uploaded certificate or PKCS#12, base64 DER
 
     def valid_at(self, now: float) -> bool:
         return (self.status == "enabled" and (self.nbf is None or self.nbf <= now)
@@ -244,6 +245,13 @@ class KeySetStore:
             self._check_key(target, "oct", use, nbf, exp)
             return self._append(target, Key(secrets.token_urlsafe(32), "oct", use, nbf, exp,
                                             0, digest))
+
+    def upload_certificate(self, keyset_id: str, up: Any) -> Key:
+        """Adds the RSA signing key of an uploaded certificate or PKCS#12 (``certs.Uploaded``)."""
+        with self.writing(keyset_id) as target:
+            self._check_key(target, "RSA", "sig", up.nbf, up.exp)
+            return self._append(target, Key(secrets.token_urlsafe(32), "RSA", "sig", up.nbf, up.exp, 0,
+                                            up.secret_sha256, n=up.n, e=up.e, x5t=up.x5t, x5c=up.x5c))
 
     def find_key(self, keyset_id: str, kid: str) -> Key:
         for key in self.get(keyset_id).keys:

@@ -6,8 +6,9 @@ Errors have the AAD shape msal reads. Nothing a client sends as a credential is
 ever echoed in an answer.
 
 Client authentication is one replaceable function, ``TokenService.verify_credential``
-(``verify_client_credential`` by default): a later issue can add client assertions
-signed with a registered certificate, and federated assertions, there alone.
+(``verify_client_credential``, secrets only, by default). The ``Emulator`` sets it to
+``assertions.ClientAuthenticator``, which adds client assertions signed with a registered
+certificate and federated assertions from the built-in issuer.
 """
 
 from __future__ import annotations
@@ -235,6 +236,8 @@ class TokenService:
             "sub": self.app.object_id, "roles": list(self.settings().roles),
             "tid": tenant or self.tenant_id, "uti": secrets.token_urlsafe(16), "ver": "1.0",
         }
+        if not claims["roles"]:
+            del claims["roles"]  # as Entra ID: no roles granted, no `roles` claim
         claims.update(overrides)
         return self.signer.sign(claims)
 
