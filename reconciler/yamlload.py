@@ -41,15 +41,18 @@ _TOO_LARGE = f"the document is too large (more than {MAX_NODES} values; aliases?
 _DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]*)\Z")
 
 
-class ManifestLoader(yaml.SafeLoader):
-    """SafeLoader without the implicit timestamp resolver, with a nesting limit,
-    and knowing which scalars were written plain (unquoted, untagged)."""
+class _Checks:
+    """The limits and bookkeeping both loaders share: run in our Python composer."""
 
-    def __init__(self, stream, path: str = "<manifest>"):
-        super().__init__(stream)
+    path: str
+    depth: int
+    composed: int
+    plain: set[int]
+
+    def _start(self, path: str) -> None:
         self.path = path
         self.depth = self.composed = 0
-        self.plain: set[int] = set()  # ids of plain scalar nodes
+        self.plain = set()  # ids of plain scalar nodes
 
     def compose_node(self, parent, index):
         self.depth += 1
@@ -71,10 +74,42 @@ class ManifestLoader(yaml.SafeLoader):
         return node
 
 
+class ManifestLoader(_Checks, yaml.SafeLoader):
+    """SafeLoader without the implicit timestamp resolver, with a nesting limit,
+    and knowing which scalars were written plain (unquoted, untagged)."""
+
+    def __init__(self, stream, path: str = "<manifest>"):
+        super().__init__(stream)
+        self._start(path)
+
+
 ManifestLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != _CORE + "timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+_FastLoader: Any = None
+if getattr(yaml, "__with_libyaml__", False):
+    class _FastLoader(_Checks, yaml.composer.Composer, yaml.constructor.SafeConstructor,
+                      yaml.resolver.Resolver, yaml.cyaml.CParser):
+        """ManifestLoader with libyaml's C scanner and parser producing the events.
+
+        Only events come from C (`check_event`, `peek_event`, `get_event`,
+        `dispose`): `CParser` comes last in the MRO, so the Python `Composer`'s
+        `get_single_node`, `compose_node`, ... (with the checks above), the safe
+        constructor and our resolver table are the ones used, as in ManifestLoader.
+        """
+
+        def __init__(self, stream, path: str = "<manifest>"):
+            yaml.cyaml.CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+            self._start(path)
+
+    _FastLoader.yaml_implicit_resolvers = ManifestLoader.yaml_implicit_resolvers
+    for _name in ("get_single_node", "get_node", "check_node", "compose_node", "compose_scalar_node"):
+        assert getattr(_FastLoader, _name) is getattr(ManifestLoader, _name), _name
 
 
 @dataclass
@@ -155,7 +190,20 @@ def _yaml_message(e: yaml.MarkedYAMLError) -> str:
 
 
 def _load_text(doc: Document, text: str) -> tuple[Document, list[Diagnostic]]:
-    loader = ManifestLoader(text, doc.path)
+    if _FastLoader is not None and "\t" not in text:  # libyaml accepts tabs pyyaml refuses
+        try:
+            return _load_with(_FastLoader, doc, text)
+        except (yaml.YAMLError, _Failed):
+            # Rare: load again with the pure-Python loader, so that every error (its
+            # wording, its place, which of two comes first) is exactly what it was.
+            doc.data = None
+            doc.values.clear()
+            doc.keys.clear()
+    return _load_with(ManifestLoader, doc, text)
+
+
+def _load_with(loader_class: Any, doc: Document, text: str) -> tuple[Document, list[Diagnostic]]:
+    loader = loader_class(text, doc.path)
     try:
         node = loader.get_single_node()
         if node is None:
