@@ -28,3 +28,37 @@ def emu(emulator):
     """The session emulator, emptied: no key sets, no logged requests, start configuration."""
     emulator.reset()
     return emulator
+
+
+@pytest.fixture
+def emulator_process(tmp_path):
+    """Starts `b2ckeys emulator --env-file F [args]` as its own process, as a shell user would;
+    returns the environment it wrote. On teardown it is stopped and must exit 0."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    started = []
+
+    def start(*args: str) -> dict[str, str]:
+        env_file = tmp_path / f"emulator-{len(started)}.env"
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "B2CKEYS_"))}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "emulator", "--env-file", str(env_file), *args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean,
+        )
+        started.append(process)
+        deadline = time.monotonic() + 20
+        while not env_file.exists():
+            assert process.poll() is None, "the emulator exited"
+            assert time.monotonic() < deadline, "the emulator wrote no env file"
+            time.sleep(0.05)
+        env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+        env["ENV_FILE"] = str(env_file)
+        return env
+
+    yield start
+    for process in started:
+        process.terminate()
+        assert process.wait(timeout=10) == 0

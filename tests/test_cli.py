@@ -6,7 +6,6 @@ import io
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -209,31 +208,18 @@ def test_help_lists_every_command():
         assert command in result.stdout
 
 
-def test_emulator_command_env_file_drives_plan_and_apply_from_a_shell(tmp_path):
-    env_file = tmp_path / "emulator.env"
+def test_emulator_command_env_file_drives_plan_and_apply_from_a_shell(emulator_process):
+    env_file = emulator_process()["ENV_FILE"]
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "B2CKEYS_"))}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "emulator", "--env-file", str(env_file)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=clean,
+    script = (
+        f"set -a; . {env_file}; set +a; export FACEBOOK_APP_SECRET=s3cret-value; "
+        f"{sys.executable} -m reconciler apply --auto-approve {ROOT / 'manifests'} && "
+        f"{sys.executable} -m reconciler plan --detailed-exitcode {ROOT / 'manifests'}"
     )
-    try:
-        deadline = time.monotonic() + 20
-        while not env_file.exists():
-            assert time.monotonic() < deadline, "the emulator wrote no env file"
-            assert server.poll() is None, "the emulator exited"
-            time.sleep(0.05)
-        script = (
-            f"set -a; . {env_file}; set +a; export FACEBOOK_APP_SECRET=s3cret-value; "
-            f"{sys.executable} -m reconciler apply --auto-approve {ROOT / 'manifests'} && "
-            f"{sys.executable} -m reconciler plan --detailed-exitcode {ROOT / 'manifests'}"
-        )
-        result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=clean, timeout=60)
-        assert result.returncode == 0, result.stderr
-        assert "Apply complete: 3 key sets created, 3 keys added." in result.stdout
-        assert "No changes." in result.stdout
-    finally:
-        server.terminate()
-        assert server.wait(timeout=10) == 0
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=clean, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Apply complete: 3 key sets created, 3 keys added." in result.stdout
+    assert "No changes." in result.stdout
 
 
 

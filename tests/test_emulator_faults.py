@@ -334,33 +334,20 @@ def test_fault_spec_errors_say_what_is_wrong(spec, reason):
     assert reason in str(caught.value)
 
 
-def test_emulator_command_takes_faults_throttle_and_latency(tmp_path):
-    env_file = tmp_path / "emulator.env"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "emulator", "--env-file", str(env_file),
-         "--throttle-app-rpm", "7", "--time-scale", "60", "--no-retry-after",
-         "--latency-ms", "5", "--jitter-ms", "2",
-         "--fault", "POST:*/uploadSecret:status=400:code=AADB2C90063:times=2",
-         "--fault", "GET:*:reset:p=0.1:seed=4"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 15
-        while not env_file.exists():
-            assert time.monotonic() < deadline and server.poll() is None, "the emulator did not start"
-            time.sleep(0.05)
-        env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
-        base, ca = env["B2CKEYS_GRAPH_URL"], env["B2CKEYS_CA_BUNDLE"]
-        config = requests.get(f"{base}/_emulator/config", verify=ca).json()
-        assert config["throttle"] == {"enabled": True, "app_per_minute": 7, "tenant_per_minute": 300,
-                                      "time_scale": 60.0, "retry_after": False}
-        assert config["latency"] == {"fixed_ms": 5.0, "jitter_ms": 2.0, "seed": 0}
-        rules = requests.get(f"{base}/_emulator/faults", verify=ca).json()["faults"]
-        assert [(r["effect"], r["times"], r["probability"]) for r in rules] == [
-            ("status", 2, None), ("reset", None, 0.1)]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+def test_emulator_command_takes_faults_throttle_and_latency(emulator_process):
+    env = emulator_process(
+        "--throttle-app-rpm", "7", "--time-scale", "60", "--no-retry-after",
+        "--latency-ms", "5", "--jitter-ms", "2",
+        "--fault", "POST:*/uploadSecret:status=400:code=AADB2C90063:times=2",
+        "--fault", "GET:*:reset:p=0.1:seed=4")
+    base, ca = env["B2CKEYS_GRAPH_URL"], env["B2CKEYS_CA_BUNDLE"]
+    config = requests.get(f"{base}/_emulator/config", verify=ca).json()
+    assert config["throttle"] == {"enabled": True, "app_per_minute": 7, "tenant_per_minute": 300,
+                                  "time_scale": 60.0, "retry_after": False}
+    assert config["latency"] == {"fixed_ms": 5.0, "jitter_ms": 2.0, "seed": 0}
+    rules = requests.get(f"{base}/_emulator/faults", verify=ca).json()["faults"]
+    assert [(r["effect"], r["times"], r["probability"]) for r in rules] == [
+        ("status", 2, None), ("reset", None, 0.1)]
     bad = subprocess.run([sys.executable, "-m", "reconciler", "emulator", "--fault", "GET:*"],
                          cwd=ROOT, capture_output=True, text=True, timeout=30,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})

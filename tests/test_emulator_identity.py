@@ -3,9 +3,6 @@ over HTTPS with plain requests: the wire as Entra ID answers it."""
 
 import base64
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from types import SimpleNamespace
@@ -197,31 +194,18 @@ def test_managed_identity_endpoint_errors(emu):
     assert imds(emu, mi_res_id="x", msi_res_id="/subscriptions/x").json()["error"] == "invalid_request"
 
 
-def test_emulator_command_registers_certificates_and_sets_the_federated_subject(tmp_path):
+def test_emulator_command_registers_certificates_and_sets_the_federated_subject(tmp_path, emulator_process):
     key, cert = make_client_certificate()
     cert_file = tmp_path / "cert.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    env_file = tmp_path / "emulator.env"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "emulator", "--env-file", str(env_file),
-         "--client-certificate", str(cert_file), "--federated-subject", "repo:o/r:environment:prod"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "B2CKEYS_"))})
-    try:
-        deadline = time.monotonic() + 20
-        while not env_file.exists():
-            assert time.monotonic() < deadline and server.poll() is None
-            time.sleep(0.05)
-        env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
-        url, ca = env["B2CKEYS_GRAPH_URL"], env["B2CKEYS_CA_BUNDLE"]
-        config = requests.get(f"{url}/_emulator/config", verify=ca).json()
-        assert config["federated_subject"] == "repo:o/r:environment:prod"
-        running = SimpleNamespace(url=url, ca_path=ca, client_id=env["AZURE_CLIENT_ID"],
-                                  tenant_id=env["AZURE_TENANT_ID"])
-        assert token_with(running, assertion(running, key, cert, alg="PS256")).status_code == 200
-    finally:
-        server.terminate()
-        assert server.wait(timeout=10) == 0
+    env = emulator_process("--client-certificate", str(cert_file),
+                           "--federated-subject", "repo:o/r:environment:prod")
+    url, ca = env["B2CKEYS_GRAPH_URL"], env["B2CKEYS_CA_BUNDLE"]
+    config = requests.get(f"{url}/_emulator/config", verify=ca).json()
+    assert config["federated_subject"] == "repo:o/r:environment:prod"
+    running = SimpleNamespace(url=url, ca_path=ca, client_id=env["AZURE_CLIENT_ID"],
+                              tenant_id=env["AZURE_TENANT_ID"])
+    assert token_with(running, assertion(running, key, cert, alg="PS256")).status_code == 200
 
 
 # -- with faults, throttling and latency (issue 3) ---------------------------------------------
@@ -260,33 +244,20 @@ def test_managed_identity_endpoints_meet_fault_rules_and_are_logged(emu):
     assert [r["fault"] for r in emu.requests() if r.get("fault")] == ["status"]
 
 
-def test_emulator_command_takes_fault_throttle_and_credential_options_together(tmp_path):
+def test_emulator_command_takes_fault_throttle_and_credential_options_together(tmp_path, emulator_process):
     key, cert = make_client_certificate()
     cert_file = tmp_path / "cert.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    env_file = tmp_path / "emulator.env"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "emulator", "--env-file", str(env_file),
-         "--client-certificate", str(cert_file), "--federated-subject", "repo:o/r:environment:prod",
-         "--throttle-app-rpm", "20", "--time-scale", "60", "--latency-ms", "2",
-         "--fault", "POST:*/oauth2/v2.0/token:status=503"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "B2CKEYS_"))})
-    try:
-        deadline = time.monotonic() + 20
-        while not env_file.exists():
-            assert time.monotonic() < deadline and server.poll() is None
-            time.sleep(0.05)
-        env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
-        url, ca = env["B2CKEYS_GRAPH_URL"], env["B2CKEYS_CA_BUNDLE"]
-        config = requests.get(f"{url}/_emulator/config", verify=ca).json()
-        assert config["federated_subject"] == "repo:o/r:environment:prod"
-        assert config["throttle"]["enabled"] and config["throttle"]["app_per_minute"] == 20
-        assert config["throttle"]["time_scale"] == 60 and config["latency"]["fixed_ms"] == 2
-        running = SimpleNamespace(url=url, ca_path=ca, client_id=env["AZURE_CLIENT_ID"],
-                                  tenant_id=env["AZURE_TENANT_ID"])
-        assert token_with(running, assertion(running, key, cert)).status_code == 503
-        assert token_with(running, assertion(running, key, cert)).status_code == 200
-    finally:
-        server.terminate()
-        assert server.wait(timeout=10) == 0
+    env = emulator_process("--client-certificate", str(cert_file),
+                           "--federated-subject", "repo:o/r:environment:prod",
+                           "--throttle-app-rpm", "20", "--time-scale", "60", "--latency-ms", "2",
+                           "--fault", "POST:*/oauth2/v2.0/token:status=503")
+    url, ca = env["B2CKEYS_GRAPH_URL"], env["B2CKEYS_CA_BUNDLE"]
+    config = requests.get(f"{url}/_emulator/config", verify=ca).json()
+    assert config["federated_subject"] == "repo:o/r:environment:prod"
+    assert config["throttle"]["enabled"] and config["throttle"]["app_per_minute"] == 20
+    assert config["throttle"]["time_scale"] == 60 and config["latency"]["fixed_ms"] == 2
+    running = SimpleNamespace(url=url, ca_path=ca, client_id=env["AZURE_CLIENT_ID"],
+                              tenant_id=env["AZURE_TENANT_ID"])
+    assert token_with(running, assertion(running, key, cert)).status_code == 503
+    assert token_with(running, assertion(running, key, cert)).status_code == 200
