@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from .errors import GraphError, GraphServerError, GraphThrottled, GraphUnreachable, RetriesExhausted
+from .errors import GraphError, GraphServerError, GraphThrottled, GraphUnreachable
 
 BUSY_CODES = {"AADB2C95053"}
 SERVICE_PROBLEM_CODES = {"AADB2C90063"}

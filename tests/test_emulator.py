@@ -10,7 +10,6 @@ import io
 import json
 import os
 import signal
-import ssl
 import stat
 import subprocess
 import sys

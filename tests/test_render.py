@@ -7,11 +7,9 @@ then read the diff before committing it.
 import os
 from pathlib import Path
 
-import pytest
-
 from reconciler.applier import ApplyReport, Outcome, Status
-from reconciler.model import Action, Change, Diagnostic, Location, Plan, Severity, Unmanaged
-from reconciler.planner import SECRETS_NOT_COMPARED, plan
+from reconciler.model import Plan
+from reconciler.planner import plan
 from reconciler.render import render_outcome, render_plan_text, render_report
 
 from test_planner import NOW, DAY, desired, gen, live, sec, tenant
