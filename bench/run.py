@@ -217,8 +217,9 @@ def plan_part(emu: Emulator, clock: EmulatorClock, args, work: str) -> list[dict
             "lower_bound_s": lower,
             "ratio_to_lower_bound": run["wall_s"] / lower,
             "peak_rss_mb": run["phases"]["peak_rss_mb"],
+            "loader_process": run["phases"].get("loader_process"),
             "phases_s": {k: v for k, v in run["phases"].items()
-                         if k not in ("graph_requests", "pacer_waited", "peak_rss_mb")},
+                         if k not in ("graph_requests", "pacer_waited", "peak_rss_mb", "loader_process")},
             "emulator_page_ms": 1000 * run["emulator_s"] / max(1, run["emulator_pages"]),
             "emulator_list_s": run["emulator_s"],
         }
@@ -308,6 +309,7 @@ def apply_part(emu: Emulator, args, work: str) -> dict:
     ours["peak_rss_mb"] = phases.pop("peak_rss_mb")
     ours["pacer_waited_s"] = phases.pop("pacer_waited")
     ours["client_graph_requests"] = phases.pop("graph_requests")
+    phases.pop("loader_process", None)  # apply loads in-process, always
     ours["phases_s"] = phases
     # The same, for the writes alone (the applier's run, after start-up, sign-in and the
     # listing): on the scaled clock the process's fixed start-up weighs S times more than

@@ -73,8 +73,8 @@ def cmd_validate(args, ctx: Context) -> int:
 def cmd_plan(args, ctx: Context) -> int:
     from .cli_gitops import emit_plan
 
-    state = _load(args.paths, ctx, policies=args.policies)
-    plan = _plan(state, _connect(ctx, state, command="plan", write=False))
+    state, client, listed = _load_and_list(args.paths, ctx, policies=args.policies, command="plan")
+    plan = _plan(state, client, listed)
     emit_plan(plan, state, args, ctx)  # --format, --out
     if args.detailed_exitcode and not plan.is_empty:
         return EXIT_CHANGES
@@ -93,7 +93,7 @@ def cmd_apply(args, ctx: Context) -> int:
     planfile = saved_plan_path(args.paths)
     if planfile:  # exactly the saved changes, or a refusal saying what changed since
         plan, client = load_saved_plan(planfile, ctx, lambda state: _connect(
-            ctx, state, command="apply", write=True, workers=args.parallelism))
+            ctx, state.tenant, command="apply", write=True, workers=args.parallelism))
         ctx.out(f"The saved plan {planfile} still matches the tenant and the manifests.\n")
     else:
         state = _load(args.paths, ctx, policies=args.policies)
@@ -101,7 +101,7 @@ def cmd_apply(args, ctx: Context) -> int:
         missing = missing_secret_diagnostics(state, Severity.ERROR, ctx.environ)
         if missing:
             raise ManifestError(missing)  # before any call to Graph
-        client = _connect(ctx, state, command="apply", write=True, workers=args.parallelism)
+        client = _connect(ctx, state.tenant, command="apply", write=True, workers=args.parallelism)
         plan = _plan(state, client)
     color = ctx.color(ctx.stdout)
     ctx.out(render_plan_text(plan, color=color))
@@ -192,10 +192,29 @@ def _load(paths: list[str], ctx: Context, *, policies=(), validating: bool = Fal
     return state
 
 
-def _connect(ctx: Context, state, *, command: str, write: bool, workers: int = 1):
+def _load_and_list(paths: list[str], ctx: Context, *, policies=(), command: str):
+    """The desired state, a client signed in past the guards, and the tenant's key sets.
+    Large manifest sets load in a process of their own meanwhile (`loading`); when
+    signing in or listing fails, the manifests' errors, if any, are reported instead."""
+    from .loading import start_loading
+
+    with start_loading(paths or DEFAULT_PATHS, ctx.environ, policies=policies or ()) as loading:
+        try:
+            client = _connect(ctx, loading.tenant, command=command, write=False)
+            listed = client.list_keysets()
+        except Exception:
+            loading.result()  # bad manifests are the first thing to fix
+            raise
+        state, warnings = loading.result()
+    _show_diagnostics(warnings, ctx)
+    return state, client, listed
+
+
+def _connect(ctx: Context, tenant, *, command: str, write: bool, workers: int = 1):
     """A Graph client signed in as the environment says, once the tenant and permission
     guards passed (before any key-set call); paced to B2CKEYS_MAX_RPM requests a minute
-    across all `workers`, retried as `RetryPolicy` says."""
+    across all `workers`, retried as `RetryPolicy` says. `tenant`: the manifests' tenant
+    (or None), or a function that waits for it, called once signed in."""
     from .auth import TokenProvider
     from .credentials import Kind, kind_from_environment
     from .graph import connect_graph
@@ -205,16 +224,19 @@ def _connect(ctx: Context, state, *, command: str, write: bool, workers: int = 1
     kind = kind_from_environment(ctx.environ)
     settings = from_environment(ctx.environ, app_required=kind is not Kind.MANAGED_IDENTITY)
     provider = TokenProvider(settings, ctx.environ)
-    check(provider, settings, state.tenant, command=command, write=write)
+    if callable(tenant):
+        provider.identity()  # signs in while the manifests load
+        tenant = tenant()
+    check(provider, settings, tenant, command=command, write=write)
     return connect_graph(settings, provider, workers=workers)
 
 
-def _plan(state, client):
+def _plan(state, client, listed=None):
     from .planner import plan
     from .steps import read_live
 
     now = int(time.time())
-    live, warnings = read_live(client, state, now)
+    live, warnings = read_live(client, state, now, listed=listed)
     made = plan(state, live, now=now)
     return replace(made, warnings=tuple(warnings) + made.warnings) if warnings else made
 

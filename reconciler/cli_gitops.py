@@ -1,6 +1,6 @@
 """The GitOps side of the command line: plan formats and plan files, `apply PLANFILE`,
 `drift` and `export` (issue 5), with their arguments. `cli.py` keeps the shared steps
-(`_load`, `_connect`) and the exit codes, `cli_parser.py` the root parser, which calls
+(`_load`, `_load_and_list`, `_connect`) and the exit codes, `cli_parser.py` the root parser, which calls
 `add_plan_options` and `add_commands` here.
 Heavy imports stay inside the functions, as in `cli.py`.
 """
@@ -134,15 +134,14 @@ def _stale(path: str, why: str, lines: list[str]) -> str:
 
 
 def cmd_drift(args, ctx) -> int:
-    from .cli import _connect, _load, _show_diagnostics
+    from .cli import _load_and_list, _show_diagnostics
     from .drift import drift
     from .model import is_backup
     from .steps import read_live
 
-    state = _load(args.paths, ctx, policies=args.policies)
-    client = _connect(ctx, state, command="drift", write=False)
+    state, client, listed = _load_and_list(args.paths, ctx, policies=args.policies, command="drift")
     now = _now()
-    live, warnings = read_live(client, state, now)
+    live, warnings = read_live(client, state, now, listed=listed)
     _show_diagnostics(warnings, ctx)
     # B2C's own word on the active key: one extra GET per key set, made by drift only
     graph_active = {}
@@ -172,9 +171,8 @@ def cmd_drift(args, ctx) -> int:
 def cmd_export(args, ctx) -> int:
     from .cli import _connect
     from .export import export_manifest, schema_ref_for
-    from .model import DesiredState
 
-    live = _connect(ctx, DesiredState(()), command="export", write=False).list_keysets()
+    live = _connect(ctx, None, command="export", write=False).list_keysets()
     tenant = ctx.environ.get("AZURE_TENANT_ID")
     result = export_manifest(live, schema_ref=schema_ref_for(args.out), tenant=tenant)
     for line in result.skipped:

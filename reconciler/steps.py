@@ -42,15 +42,16 @@ def load_state(
     return state, diagnostics
 
 
-def read_live(client, state: DesiredState, now: int) -> tuple[LiveState, list[Diagnostic]]:
-    """The tenant's key sets; for key sets with `disableUnmanagedKeys`, the status of each
+def read_live(client, state: DesiredState, now: int, *, listed: LiveState | None = None
+              ) -> tuple[LiveState, list[Diagnostic]]:
+    """The tenant's key sets (`listed`, when the caller listed them already); for key sets with `disableUnmanagedKeys`, the status of each
     unmanaged key the list answer leaves out, from `keys_v2` (one GET per key). Graph gives
     keys_v2 to ReadWrite.All only: with a read-only app the statuses stay unknown, and a
     warning says what that means for the plan."""
     from .errors import GraphAuthError
     from .planner import unmatched_keys
 
-    live = client.list_keysets()
+    live = client.list_keysets() if listed is None else listed
     wanted = [(keyset.id, key.kid) for keyset, key in unmatched_keys(state, live, now)
               if key.status is None and keyset.id and key.kid]
     statuses = {}
