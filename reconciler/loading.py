@@ -52,9 +52,14 @@ def start_loading(paths: Sequence[str], environ: Mapping[str, str], *, policies:
 
     files = find_manifest_files(paths)  # a missing path is reported at once, as before
     if _worth_a_process(files):
-        logging.getLogger("b2ckeys").debug("loading %d manifest files in a process of their own while the "
-                                           "tenant is read", len(files))
-        return _InChild(load, files)
+        try:
+            started = _InChild(load, files)
+        except OSError:  # no process or pipe to spare: load here
+            pass
+        else:
+            logging.getLogger("b2ckeys").debug("loading %d manifest files in a process of their own while the "
+                                               "tenant is read", len(files))
+            return started
     return _InProcess(load())
 
 
@@ -101,7 +106,12 @@ class _InChild:
         read_end, write_end = os.pipe()
         for stream in (sys.stdout, sys.stderr):  # nothing buffered is written twice
             stream.flush()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            raise
         if pid == 0:  # pragma: no cover - the child; coverage does not follow it
             os.close(read_end)
             _child(write_end, load, files)
