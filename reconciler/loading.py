@@ -189,7 +189,7 @@ def _child(write_end: int, load: Callable[[], Loaded], files: Sequence[str]):  #
     """Runs in the forked child and never returns. Any failure ends the messages early:
     the parent then loads in-process and reports what went wrong."""
     try:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: the parent reports, the child just ends
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends this process
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         from .tenantscan import declared_tenant
 

@@ -206,3 +206,41 @@ def test_pre_scan_agrees_with_the_whole_load(path):
     except ManifestError:
         return  # the command stops on the errors; no plan is made with either answer
     assert told in (UNKNOWN, loaded)
+
+
+@needs_fork
+def test_ctrl_c_ends_both_processes(big):
+    import signal
+    import time
+
+    from reconciler.emulator import Emulator
+
+    with Emulator(faults=["GET:*/openid-configuration:delay=6"]) as slow:  # the parent stays in sign-in
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("AZURE_", "B2CKEYS_", "REQUESTS_CA", "CURL_CA"))}
+        process = subprocess.Popen([sys.executable, "-m", "reconciler", "plan", str(big)], cwd=ROOT,
+                                   env={**env, **slow.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, start_new_session=True)
+        time.sleep(1.5)  # the child has loaded by now, and waits for the parent to take the state
+        group = group_members(process.pid)
+        os.killpg(process.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
+        _, err = process.communicate(timeout=30)
+    assert len(group) == 2
+    assert process.returncode == 130 and err.strip().endswith("interrupted")
+    time.sleep(0.2)
+    assert group_members(process.pid) == []
+
+
+def group_members(group: int) -> list[int]:
+    """The live processes of a process group, from /proc."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
+                members.append(int(entry))
+    return members
