@@ -126,11 +126,16 @@ def test_small_manifest_sets_load_first_and_in_this_process(emu, tmp_path):
 @needs_fork
 def test_the_child_gives_what_loading_here_gives(big):
     with_first_lines(big, "tenant: contoso.onmicrosoft.com")
-    files = find_manifest_files([str(big)])
-    with _InChild(lambda: load_state([str(big)], {}), files) as loading:
+    (big / "zz-starter.yaml").write_text((ROOT / "examples" / "starter-pack.yaml").read_text())
+    policies = [str(ROOT / "tests" / "fixtures" / "policies")]  # policy references cross too
+
+    def load():
+        return load_state([str(big)], {}, policies=policies)
+
+    with _InChild(load, find_manifest_files([str(big)])) as loading:
         assert loading.tenant() == "contoso.onmicrosoft.com"
         state, warnings = loading.result()
-    assert (state, warnings) == load_state([str(big)], {})
+    assert state.references and (state, warnings) == load()
 
 
 @needs_fork
