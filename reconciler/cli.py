@@ -15,9 +15,10 @@ import time
 from dataclasses import replace
 from typing import Mapping, TextIO
 
+from .cli_emulator import cmd_emulator
 from .cli_gitops import cmd_drift, cmd_export
 from .cli_parser import build_parser
-from .errors import ApplyRefused, ConfigError, ManifestError, ReconcilerError, SecretError
+from .errors import ApplyRefused, ManifestError, ReconcilerError, SecretError
 
 DEFAULT_PATHS = ["manifests"]
 
@@ -136,42 +137,6 @@ def cmd_doctor(args, ctx: Context) -> int:
     from .doctor import run_doctor
 
     return run_doctor(ctx)
-
-
-def cmd_emulator(args, ctx: Context) -> int:
-    from .emulator import serve_forever
-
-    throttle = {
-        key: value
-        for key, value in (
-            ("app_per_minute", args.throttle_app_rpm),
-            ("tenant_per_minute", args.throttle_tenant_rpm),
-            ("time_scale", args.time_scale),
-            ("retry_after", False if args.no_retry_after else None),
-        )
-        if value is not None
-    }
-    on = args.throttle or bool(throttle)
-    latency = {"fixed_ms": args.latency_ms, "jitter_ms": args.jitter_ms}
-    subject = {"federated_subject": args.federated_subject} if args.federated_subject else {}
-    try:
-        return serve_forever(
-            args.host,
-            args.port,
-            env_file=args.env_file,
-            tenant_domain=args.tenant_domain,
-            page_size=args.page_size,
-            roles=[role for role in args.roles.split(",") if role],
-            throttle=throttle if on else None,
-            latency=latency if args.latency_ms or args.jitter_ms else None,
-            faults=args.fault,
-            client_certificates=args.client_certificate or [],
-            out=ctx.stdout,
-            log_stream=ctx.stderr,
-            **subject,
-        )
-    except ValueError as e:  # a --client-certificate file without a certificate
-        raise ConfigError(str(e)) from None
 
 
 def cmd_demo(args, ctx: Context) -> int:
