@@ -1,7 +1,7 @@
 """The GitOps side of the command line: plan formats and plan files, `apply PLANFILE`,
 `drift` and `export` (issue 5), with their arguments. `cli.py` keeps the shared steps
-(`_load`, `_load_and_list`, `_connect`) and the exit codes, `cli_parser.py` the root parser, which calls
-`add_plan_options` and `add_commands` here.
+(`_load`, `_load_and_list`, `_connect`) and the exit codes, `cli_parser.py` the root
+parser, which calls `add_plan_options` and `add_commands` here.
 Heavy imports stay inside the functions, as in `cli.py`.
 """
 

@@ -44,8 +44,9 @@ def load_state(
 
 def read_live(client, state: DesiredState, now: int, *, listed: LiveState | None = None
               ) -> tuple[LiveState, list[Diagnostic]]:
-    """The tenant's key sets (`listed`, when the caller listed them already); for key sets with `disableUnmanagedKeys`, the status of each
-    unmanaged key the list answer leaves out, from `keys_v2` (one GET per key). Graph gives
+    """The tenant's key sets (`listed`, when the caller listed them already); for key sets
+    with `disableUnmanagedKeys`, the status of each unmanaged key the list answer leaves
+    out, from `keys_v2` (one GET per key). Graph gives
     keys_v2 to ReadWrite.All only: with a read-only app the statuses stay unknown, and a
     warning says what that means for the plan."""
     from .errors import GraphAuthError
