@@ -168,7 +168,8 @@ def _load_and_list(paths: list[str], ctx: Context, *, policies=(), command: str)
             client = _connect(ctx, loading.tenant, command=command, write=False)
             listed = client.list_keysets()
         except Exception:
-            loading.result()  # bad manifests are the first thing to fix
+            _, warnings = loading.result()  # bad manifests are the first thing to fix
+            _show_diagnostics(warnings, ctx)  # then what was wrong with signing in or listing
             raise
         state, warnings = loading.result()
     _show_diagnostics(warnings, ctx)

@@ -249,3 +249,11 @@ def group_members(group: int) -> list[int]:
             if int(fields[2]) == group and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
                 members.append(int(entry))
     return members
+
+
+def test_warnings_are_shown_when_signing_in_fails(tmp_path, capsys):
+    (tmp_path / "empty.yaml").write_text("version: 1\nkeySets: []\n")
+    assert main(["plan", str(tmp_path)], environ={}) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].endswith("warning: this manifest declares no key sets")
+    assert err[1].startswith("error: no credential")
