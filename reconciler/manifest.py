@@ -65,8 +65,7 @@ def load_manifests(paths: Sequence[str], *, secrets_root: str | None = None) -> 
 def _without_cycle_collection():
     """Loading makes hundreds of thousands of small objects with no reference cycles
     among them; meanwhile the cyclic collector would walk the growing heap again and
-    again (a fifth of the time of a large load), holding up every other thread, such as
-    the one listing the tenant during a plan. Reference counting frees them as usual;
+    again (a fifth of the time of a large load). Reference counting frees them as usual;
     the collector runs again afterwards."""
     enabled = gc.isenabled()
     gc.disable()

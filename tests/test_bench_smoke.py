@@ -1,5 +1,7 @@
 """The benchmark (bench/run.py) at tiny sizes, the emulator's seeding helper it relies on,
-and the plan's overlapped read. No timing is asserted: only that every figure is there."""
+and plan's order of work (manifests' errors first, one request per page; the second
+loading process is tests/test_loading.py's). No timing is asserted: only that every
+figure is there."""
 
 import json
 import os
@@ -117,7 +119,7 @@ def test_seed_control_endpoint(emu):
     assert len(emu.state()["keySets"]) == 1
 
 
-# -- plan reads the manifests while it lists the tenant -----------------------------------
+# -- plan: the manifests' errors first, one request per page ------------------------------
 
 def test_plan_manifest_errors_come_before_sign_in_errors(emu, tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
