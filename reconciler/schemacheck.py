@@ -3,9 +3,9 @@
 jsonschema takes about 3 s to check 10,000 key sets: it builds a validator object
 for every value and every keyword. Nearly every manifest is valid, and for a valid
 one the only answer needed is "yes". `compile_check` turns the schema, once, into
-nested Python functions that answer just that, about 40 times faster; `schema.validate`
-asks jsonschema only when the answer is no, so every message still comes from
-jsonschema, word for word.
+nested Python functions that answer just that (0.23 s instead of 2.8 s at 10,000
+key sets); `schema.validate` asks jsonschema only when the answer is no, so every
+message still comes from jsonschema, word for word.
 
 The compiler knows the keywords of Draft 2020-12 that our schema uses, with
 jsonschema's meaning (`integer` includes 1.0, `true` is not 1, `pattern` searches).
