@@ -64,9 +64,14 @@ def timed(owner, name, phase):
 
 
 def main() -> int:
-    from reconciler import applier, auth, graph, loading, planner
+    from reconciler.session import applier
+    from reconciler.signin import auth
+    from reconciler.graph import client as graph
+    from reconciler.manifest import background as loading
+    from reconciler.plan import planner
+    from reconciler.session import Session
 
-    timed(cli, "_load", "load")
+    timed(Session, "load", "load")
     timed(loading, "start_loading", "load")
     timed(loading._InChild, "tenant", "load")
     timed(loading._InChild, "result", "load")

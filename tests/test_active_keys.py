@@ -3,12 +3,12 @@ B2C's getActiveKey is asked too (one GET per key set) and a disagreement is a ke
 
 import json
 
-from reconciler.drift import drift
-from reconciler.model import KeyType, KeyUse, LiveKey
-from reconciler.planner import plan
-from reconciler.render import render_plan_text
-from reconciler.render_drift import render_drift_text
-from reconciler.render_json import drift_data
+from reconciler.plan.drift import drift
+from reconciler.core.model import KeyType, KeyUse, LiveKey
+from reconciler.plan.planner import plan
+from reconciler.render.text import render_plan_text
+from reconciler.render.drift_text import render_drift_text
+from reconciler.plan.data import drift_data
 
 from test_cli import env, run  # noqa: F401 (env: fixture)
 from test_planfile import Graph

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 SCALE = 60
 NOW = int(time.time())
@@ -58,7 +58,7 @@ def write_manifest(tmp_path, n, seed=0):
 
 
 def expected_identities(manifest: str):
-    from reconciler.manifest import load_manifests
+    from reconciler.manifest.reader import load_manifests
 
     state = load_manifests([manifest]).state
     return {ks.id: collections.Counter((k.kty.value.lower(), k.use.value, k.nbf, k.exp) for k in ks.keys)

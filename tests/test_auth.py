@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.auth import Identity, TokenProvider
-from reconciler.cli import main
-from reconciler.credentials import Kind
-from reconciler.errors import AuthError
-from reconciler.preflight import missing_permission
-from reconciler.settings import from_environment
-from reconciler.transport import Session
+from reconciler.signin.auth import Identity, TokenProvider
+from reconciler.cli.main import main
+from reconciler.signin.credentials import Kind
+from reconciler.core.errors import AuthError
+from reconciler.signin.preflight import missing_permission
+from reconciler.graph.settings import from_environment
+from reconciler.graph.transport import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTER = str(ROOT / "examples" / "starter-pack.yaml")

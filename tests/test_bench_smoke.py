@@ -11,7 +11,7 @@ import sys
 import pytest
 import requests
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

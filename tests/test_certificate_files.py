@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from certkit import DAY, PFX_PASSWORD, certificate, write
-from reconciler.certificates import upload_payload
-from reconciler.cli import main
-from reconciler.errors import ManifestError
-from reconciler.secrets import resolve
-from reconciler.steps import load_state
+from reconciler.manifest.certificates import upload_payload
+from reconciler.cli.main import main
+from reconciler.core.errors import ManifestError
+from reconciler.manifest.secrets import resolve
+from reconciler.manifest.state import load_state
 
 from test_cli import env, run, writes  # noqa: F401 (env: fixture)
 

@@ -11,10 +11,11 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from certkit import DAY, PFX_PASSWORD, certificate, ec_certificate, write, x5t
-from reconciler.certificates import CertificateProblem, parse_certificate, parse_pkcs12, upload_payload, with_certificate_facts
-from reconciler.errors import ManifestError
-from reconciler.manifest import load_manifests
-from reconciler.model import KeyKind, Severity
+from reconciler.manifest.certificates import CertificateProblem, parse_certificate, parse_pkcs12, upload_payload, with_certificate_facts
+from reconciler.core.errors import ManifestError
+from reconciler.manifest.reader import load_manifests
+from reconciler.core.model import KeyKind
+from reconciler.core.diagnostics import Severity
 
 from test_cli import env, graph_calls, run, writes  # noqa: F401 (env: fixture)
 from test_planfile import Graph

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 from reconciler.emulator import Emulator
-from reconciler.transport import Session
+from reconciler.graph.transport import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTER = str(ROOT / "examples" / "starter-pack.yaml")

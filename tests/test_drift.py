@@ -2,9 +2,10 @@
 
 import pytest
 
-from reconciler.activekey import active_key
-from reconciler.drift import DriftReport, drift
-from reconciler.model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState, Plan
+from reconciler.plan.activekey import active_key
+from reconciler.plan.drift import DriftReport, drift
+from reconciler.core.model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState
+from reconciler.core.changes import Plan
 
 from test_planner import DAY, NOW, desired, gen, live, sec, tenant
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from reconciler.activekey import active_key
-from reconciler.graph import GraphClient
+from reconciler.plan.activekey import active_key
+from reconciler.graph.client import GraphClient
 
 from test_cli import CANARY, env, run, writes  # noqa: F401 (env: fixture)
 from test_planfile import Graph

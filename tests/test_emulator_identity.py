@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 from reconciler.emulator import DEFAULT_FEDERATED_SUBJECT, Emulator
 from reconciler.emulator.credentials_kit import make_client_certificate
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.cli import build_parser, main
+from reconciler.cli.main import build_parser, main
 
 from test_cli import CANARY, env, keys_in  # noqa: F401 (env: fixture)
 

@@ -3,10 +3,10 @@ a tenant populated out of band → export → validate → plan shows no change.
 
 import pytest
 
-from reconciler.export import DEFAULT_SCHEMA_REF, env_base, export_manifest, schema_ref_for
-from reconciler.manifest import load_manifests
-from reconciler.model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState
-from reconciler.planner import plan
+from reconciler.manifest.export import DEFAULT_SCHEMA_REF, env_base, export_manifest, schema_ref_for
+from reconciler.manifest.reader import load_manifests
+from reconciler.core.model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState
+from reconciler.plan.planner import plan
 
 from test_cli import CANARY, env, run, writes  # noqa: F401 (env: fixture)
 from test_drift import key

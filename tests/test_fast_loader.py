@@ -17,8 +17,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler import yamlload
-from reconciler.yamlload import Document, ManifestLoader, _Failed, _FastLoader, _load_with
+from reconciler.manifest import yamlload
+from reconciler.manifest.yamlload import Document, ManifestLoader, _FastLoader, _load_with
+from reconciler.manifest.yamltree import _Failed
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(_FastLoader is None, reason="pyyaml built without libyaml")

@@ -19,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = [(ROOT / "examples" / "starter-pack.yaml").read_bytes()] + [

@@ -3,13 +3,14 @@
 import pytest
 import requests
 
-from reconciler import errors
-from reconciler.auth import TokenProvider
-from reconciler.graph import GraphClient, _created_id, parse_key
-from reconciler.redact import scrub_error
-from reconciler.model import KeyType, KeyUse
-from reconciler.retry import RetryPolicy
-from reconciler.settings import from_environment
+from reconciler.core import errors
+from reconciler.signin.auth import TokenProvider
+from reconciler.graph.client import GraphClient
+from reconciler.graph.answers import _created_id, parse_key
+from reconciler.graph.redact import scrub_error
+from reconciler.core.model import KeyType, KeyUse
+from reconciler.graph.retry import RetryPolicy
+from reconciler.graph.settings import from_environment
 
 
 def configure(emu, **settings):

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from reconciler.policies import MAX_POLICY_BYTES, scan_text
+from reconciler.manifest.policies import MAX_POLICY_BYTES, scan_text
 
 from test_cli import env, run  # noqa: F401 (env: fixture)
 

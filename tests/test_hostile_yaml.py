@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
-from reconciler.yamlload import MAX_BYTES, MAX_DEPTH, MAX_NODES, load_document
+from reconciler.cli.main import main
+from reconciler.manifest.yamlload import MAX_BYTES, MAX_DEPTH, load_document
+from reconciler.manifest.yamltree import MAX_NODES
 
 KEY = "version: 1\nkeySets:\n  - name: Foo\n    keys:\n      - kind: generate\n        kty: RSA\n"
 
@@ -240,10 +241,10 @@ def test_echoed_text_cannot_break_lines_or_drive_the_terminal(tmp_path, capsys):
 
 
 def test_a_file_reference_with_control_characters_is_shown_escaped_in_plans(tmp_path):
-    from reconciler.manifest import load_manifests
-    from reconciler.model import LiveState
-    from reconciler.planner import plan
-    from reconciler.render import render_plan_text
+    from reconciler.manifest.reader import load_manifests
+    from reconciler.core.model import LiveState
+    from reconciler.plan.planner import plan
+    from reconciler.render.text import render_plan_text
 
     path = tmp_path / "m.yaml"
     path.write_text('version: 1\nkeySets:\n  - name: S\n    keys:\n      - kind: secret\n        use: sig\n'

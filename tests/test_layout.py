@@ -5,41 +5,41 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import build_parser
-from reconciler.manifest import load_manifests
+from reconciler.cli.main import build_parser
+from reconciler.manifest.reader import load_manifests
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "reconciler"
 
 # module -> imports it must not make (design section 2)
 FORBIDDEN = {
-    "model": {"yaml", "requests", "msal", "jsonschema", "reconciler.graph", "reconciler.cli", "reconciler.auth"},
-    "manifest": {"reconciler.graph", "reconciler.cli", "requests", "msal"},
-    "schema": {"reconciler.graph", "reconciler.cli", "requests", "msal"},
-    "secrets": {"reconciler.cli", "reconciler.graph", "requests"},
-    "credentials": {"reconciler.cli", "reconciler.graph", "reconciler.auth", "requests", "msal"},
-    "auth": {"reconciler.cli", "reconciler.graph", "reconciler.preflight"},
-    "preflight": {"reconciler.cli", "reconciler.graph", "msal"},
-    "doctor": {"reconciler.cli"},
-    "graph": {"reconciler.cli", "reconciler.planner"},
-    "planner": {"reconciler.graph", "reconciler.auth", "reconciler.cli", "requests", "msal"},
-    "render": {"reconciler.graph", "requests", "msal"},
-    "applier": {"reconciler.cli"},
-    "activekey": {"reconciler.graph", "reconciler.cli", "requests", "msal"},
-    "drift": {"reconciler.graph", "reconciler.auth", "reconciler.cli", "requests", "msal"},
-    "export": {"reconciler.graph", "reconciler.auth", "reconciler.cli", "requests", "msal", "yaml"},
-    "livediff": {"reconciler.graph", "reconciler.cli", "requests", "msal"},
-    "render_json": {"reconciler.graph", "reconciler.cli", "requests", "msal"},
-    "render_drift": {"reconciler.graph", "reconciler.cli", "requests", "msal"},
-    "render_markdown": {"reconciler.graph", "reconciler.cli", "requests", "msal"},
-    "planfile": {"reconciler.graph", "reconciler.auth", "reconciler.cli", "requests", "msal"},
-    "diagnostics": {"yaml", "requests", "msal", "jsonschema", "reconciler.graph", "reconciler.cli"},
-    "rotation": {"reconciler.graph", "reconciler.auth", "reconciler.cli", "requests", "msal"},
-    "prune": {"reconciler.graph", "reconciler.auth", "reconciler.cli", "requests", "msal"},
-    "policies": {"reconciler.graph", "reconciler.auth", "reconciler.cli", "requests", "msal", "xml"},
-    "certificates": {"reconciler.graph", "reconciler.auth", "reconciler.cli", "requests", "msal"},
-    "steps": {"reconciler.cli", "requests", "msal"},
-    "graph_lifecycle": {"reconciler.cli", "reconciler.planner"},
+    "model": {"yaml", "requests", "msal", "jsonschema", "reconciler.graph.client", "reconciler.cli.main", "reconciler.signin.auth"},
+    "manifest": {"reconciler.graph.client", "reconciler.cli.main", "requests", "msal"},
+    "schema": {"reconciler.graph.client", "reconciler.cli.main", "requests", "msal"},
+    "secrets": {"reconciler.cli.main", "reconciler.graph.client", "requests"},
+    "credentials": {"reconciler.cli.main", "reconciler.graph.client", "reconciler.signin.auth", "requests", "msal"},
+    "auth": {"reconciler.cli.main", "reconciler.graph.client", "reconciler.signin.preflight"},
+    "preflight": {"reconciler.cli.main", "reconciler.graph.client", "msal"},
+    "doctor": {"reconciler.cli.main"},
+    "graph": {"reconciler.cli.main", "reconciler.plan.planner"},
+    "planner": {"reconciler.graph.client", "reconciler.signin.auth", "reconciler.cli.main", "requests", "msal"},
+    "render": {"reconciler.graph.client", "requests", "msal"},
+    "applier": {"reconciler.cli.main"},
+    "activekey": {"reconciler.graph.client", "reconciler.cli.main", "requests", "msal"},
+    "drift": {"reconciler.graph.client", "reconciler.signin.auth", "reconciler.cli.main", "requests", "msal"},
+    "export": {"reconciler.graph.client", "reconciler.signin.auth", "reconciler.cli.main", "requests", "msal", "yaml"},
+    "livediff": {"reconciler.graph.client", "reconciler.cli.main", "requests", "msal"},
+    "render_json": {"reconciler.graph.client", "reconciler.cli.main", "requests", "msal"},
+    "render_drift": {"reconciler.graph.client", "reconciler.cli.main", "requests", "msal"},
+    "render_markdown": {"reconciler.graph.client", "reconciler.cli.main", "requests", "msal"},
+    "planfile": {"reconciler.graph.client", "reconciler.signin.auth", "reconciler.cli.main", "requests", "msal"},
+    "diagnostics": {"yaml", "requests", "msal", "jsonschema", "reconciler.graph.client", "reconciler.cli.main"},
+    "rotation": {"reconciler.graph.client", "reconciler.signin.auth", "reconciler.cli.main", "requests", "msal"},
+    "prune": {"reconciler.graph.client", "reconciler.signin.auth", "reconciler.cli.main", "requests", "msal"},
+    "policies": {"reconciler.graph.client", "reconciler.signin.auth", "reconciler.cli.main", "requests", "msal", "xml"},
+    "certificates": {"reconciler.graph.client", "reconciler.signin.auth", "reconciler.cli.main", "requests", "msal"},
+    "steps": {"reconciler.cli.main", "requests", "msal"},
+    "graph_lifecycle": {"reconciler.cli.main", "reconciler.plan.planner"},
 }
 
 

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
-from reconciler.errors import ManifestError
-from reconciler.loading import PROCESS_MIN_BYTES, _InChild
-from reconciler.manifest import load_manifests
-from reconciler.manifest_files import find_manifest_files
-from reconciler.steps import load_state
-from reconciler.tenantscan import UNKNOWN, _top_level_tenant, declared_tenant
+from reconciler.cli.main import main
+from reconciler.core.errors import ManifestError
+from reconciler.manifest.background import PROCESS_MIN_BYTES, _InChild
+from reconciler.manifest.reader import load_manifests
+from reconciler.manifest.files import find_manifest_files
+from reconciler.manifest.state import load_state
+from reconciler.manifest.tenantscan import UNKNOWN, _top_level_tenant, declared_tenant
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))

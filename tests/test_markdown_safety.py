@@ -12,12 +12,11 @@ import cmarkgfm
 import pytest
 from cmarkgfm.cmark import Options
 
-from reconciler.drift import drift
-from reconciler.model import (
-    Action, Change, DesiredKey, Diagnostic, KeyKind, KeyType, KeyUse, Location, Plan, SecretRef, Severity,
-    Unmanaged,
-)
-from reconciler.render_markdown import render_drift_markdown, render_plan_markdown
+from reconciler.plan.drift import drift
+from reconciler.core.changes import Action, Change, Plan, Unmanaged
+from reconciler.core.model import DesiredKey, KeyKind, KeyType, KeyUse, SecretRef
+from reconciler.core.diagnostics import Diagnostic, Location, Severity
+from reconciler.render.markdown import render_drift_markdown, render_plan_markdown
 
 from test_drift import key
 from test_planner import DAY, NOW, desired, gen, live, tenant

@@ -6,8 +6,9 @@ import shutil
 
 import pytest
 
-from reconciler import cli_gitops, planfile
-from reconciler.transport import Session
+from reconciler.session import saved as saved_plan
+from reconciler.plan import planfile
+from reconciler.graph.transport import Session
 
 from test_cli import CANARY, STARTER, env, graph_calls, keys_in, run, writes  # noqa: F401 (env: fixture)
 
@@ -121,7 +122,7 @@ def test_plan_that_time_made_stale_is_refused(emu, env, tmp_path, capsys, monkey
                         "exp: 2099-01-01T00:00:00Z}\n")
     saved = tmp_path / "p.json"
     assert run(capsys, ["plan", str(manifest), "--out", str(saved)], env)[0] == 0
-    monkeypatch.setattr(cli_gitops, "_now", lambda: 4_102_444_800 + 1)  # 2100-01-01
+    monkeypatch.setattr(saved_plan, "_now", lambda: 4_102_444_800 + 1)  # 2100-01-01
     code, _, err = run(capsys, ["apply", "--auto-approve", str(saved)], env)
     assert code == 1 and "planning again now gives other changes" in err
     assert writes(emu) == []
@@ -184,9 +185,9 @@ def test_locations_and_times_read_back():
 
 
 def test_live_changes_in_words():
-    from reconciler.livediff import live_changes
-    from reconciler.model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState
-    from reconciler.render_json import live_data
+    from reconciler.plan.livediff import live_changes
+    from reconciler.core.model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState
+    from reconciler.plan.data import live_data
 
     def state(*keysets):
         return live_data(LiveState(tuple(LiveKeySet(i, tuple(k)) for i, k in keysets)))

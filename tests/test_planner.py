@@ -2,21 +2,10 @@
 
 import pytest
 
-from reconciler.model import (
-    Action,
-    DesiredKey,
-    DesiredKeySet,
-    DesiredState,
-    KeyKind,
-    KeyType,
-    KeyUse,
-    LiveKey,
-    LiveKeySet,
-    LiveState,
-    Location,
-    SecretRef,
-)
-from reconciler.planner import SECRETS_NOT_COMPARED, plan
+from reconciler.core.changes import Action
+from reconciler.core.model import DesiredKey, DesiredKeySet, DesiredState, KeyKind, KeyType, KeyUse, LiveKey, LiveKeySet, LiveState, SecretRef
+from reconciler.core.diagnostics import Location
+from reconciler.plan.planner import SECRETS_NOT_COMPARED, plan
 
 NOW = 1_800_000_000
 DAY = 86_400

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.policies import scan_policies, scan_text
+from reconciler.manifest.policies import scan_policies, scan_text
 
 from test_cli import env, run, writes  # noqa: F401 (env: fixture)
 from test_planfile import Graph

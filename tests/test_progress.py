@@ -3,7 +3,7 @@
 import io
 import threading
 
-from reconciler.progress import Progress
+from reconciler.render.progress import Progress
 
 
 def test_plain_output_is_one_line_per_change():

@@ -8,11 +8,13 @@ import json
 
 import pytest
 
-from reconciler.errors import ManifestError
-from reconciler.manifest import load_manifests
-from reconciler.model import Action, DesiredKeySet, DesiredState, KeyType, KeyUse, LiveKey, Location, PolicyReference
-from reconciler.planner import plan
-from reconciler.prune import ALWAYS_PROTECTED
+from reconciler.core.errors import ManifestError
+from reconciler.manifest.reader import load_manifests
+from reconciler.core.changes import Action
+from reconciler.core.model import DesiredKeySet, DesiredState, KeyType, KeyUse, LiveKey, PolicyReference
+from reconciler.core.diagnostics import Location
+from reconciler.plan.planner import plan
+from reconciler.plan.prune import ALWAYS_PROTECTED
 
 from test_cli import env, run, writes  # noqa: F401 (env: fixture)
 from test_planfile import Graph

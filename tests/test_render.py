@@ -7,10 +7,10 @@ then read the diff before committing it.
 import os
 from pathlib import Path
 
-from reconciler.applier import ApplyReport, Outcome, Status
-from reconciler.model import Plan
-from reconciler.planner import plan
-from reconciler.render import render_outcome, render_plan_text, render_report
+from reconciler.core.report import ApplyReport, Outcome, Status
+from reconciler.core.changes import Plan
+from reconciler.plan.planner import plan
+from reconciler.render.text import render_outcome, render_plan_text, render_report
 
 from test_planner import NOW, DAY, desired, gen, live, sec, tenant
 

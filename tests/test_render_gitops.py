@@ -8,15 +8,14 @@ then read the diff before committing it.
 import json
 import re
 
-from reconciler.drift import drift
-from reconciler.planner import plan
-from reconciler.model import (
-    Action, Change, DesiredKey, Diagnostic, KeyKind, KeyType, KeyUse, LiveKey, Location, Plan, SecretRef,
-    Severity, Unmanaged,
-)
-from reconciler.render_drift import render_drift_text
-from reconciler.render_json import FORMAT_VERSION, drift_data, dumps, plan_data
-from reconciler.render_markdown import code, render_drift_markdown, render_plan_markdown, text
+from reconciler.plan.drift import drift
+from reconciler.plan.planner import plan
+from reconciler.core.changes import Action, Change, Plan, Unmanaged
+from reconciler.core.model import DesiredKey, KeyKind, KeyType, KeyUse, LiveKey, SecretRef
+from reconciler.core.diagnostics import Diagnostic, Location, Severity
+from reconciler.render.drift_text import render_drift_text
+from reconciler.plan.data import FORMAT_VERSION, drift_data, dumps, plan_data
+from reconciler.render.markdown import code, render_drift_markdown, render_plan_markdown, text
 
 from test_drift import key
 from test_planner import DAY, NOW, desired, gen, live, sec, tenant  # noqa: F401
@@ -137,7 +136,7 @@ def lifecycle_plan():
     deletes (too many: needs --allow-destroy), protected and policy-referenced key sets kept."""
     import dataclasses
 
-    from reconciler.model import PolicyReference, Rotation
+    from reconciler.core.model import PolicyReference, Rotation
 
     where = Location("m.yaml", 7, 9)
     cert = DesiredKey(KeyKind.CERTIFICATE, KeyType.RSA, KeyUse.SIG, NOW - DAY, NOW + 365 * DAY, None, where,
@@ -155,7 +154,7 @@ def lifecycle_plan():
 
 
 def test_lifecycle_plan_text():
-    from reconciler.render import render_plan_text
+    from reconciler.render.text import render_plan_text
 
     check_golden("plan_lifecycle.txt", render_plan_text(lifecycle_plan()))
 
@@ -169,7 +168,7 @@ def test_lifecycle_plan_markdown():
 
 
 def test_every_action_round_trips_through_a_plan_file(tmp_path):
-    from reconciler import planfile
+    from reconciler.plan import planfile
 
     p = lifecycle_plan()
     assert {c.action for c in p.changes} == set(Action)

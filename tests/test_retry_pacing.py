@@ -4,9 +4,9 @@ import random
 
 import pytest
 
-from reconciler import errors
-from reconciler.pacing import Pacer
-from reconciler.retry import RetryPolicy, is_ambiguous, is_rejected, parse_retry_after
+from reconciler.core import errors
+from reconciler.graph.pacing import Pacer
+from reconciler.graph.retry import RetryPolicy, is_ambiguous, is_rejected, parse_retry_after
 
 
 def err(kind=errors.GraphError, status=400, code=None, retry_after=None):

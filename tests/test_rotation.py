@@ -6,14 +6,12 @@ import time
 
 import pytest
 
-from reconciler.activekey import active_key
-from reconciler.errors import ManifestError
-from reconciler.manifest import load_manifests
-from reconciler.model import (
-    Action, DesiredKey, DesiredKeySet, DesiredState, KeyKind, KeyType, KeyUse, LiveKey, LiveKeySet, LiveState,
-    Reason, Rotation,
-)
-from reconciler.planner import plan
+from reconciler.plan.activekey import active_key
+from reconciler.core.errors import ManifestError
+from reconciler.manifest.reader import load_manifests
+from reconciler.core.changes import Action, Reason
+from reconciler.core.model import DesiredKey, DesiredKeySet, DesiredState, KeyKind, KeyType, KeyUse, LiveKey, LiveKeySet, LiveState, Rotation
+from reconciler.plan.planner import plan
 
 from test_cli import env, run  # noqa: F401 (env: fixture)
 from test_planfile import Graph

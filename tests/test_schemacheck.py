@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from reconciler import schema
-from reconciler.schemacheck import TYPES, compile_check
-from reconciler.yamlload import load_document
+from reconciler.manifest import schema
+from reconciler.manifest.schemacheck import TYPES, compile_check
+from reconciler.manifest.yamlload import load_document
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = sorted(p for d in ("examples", "manifests", "tests/fixtures/manifests") for p in (ROOT / d).rglob("*.y*ml"))

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
-from reconciler.confine import escape, repository_root
-from reconciler.errors import SecretError
-from reconciler.model import Location, SecretRef
-from reconciler.secrets import problem, resolve
+from reconciler.cli.main import main
+from reconciler.manifest.confine import escape, repository_root
+from reconciler.core.errors import SecretError
+from reconciler.core.diagnostics import Location
+from reconciler.core.model import SecretRef
+from reconciler.manifest.secrets import problem, resolve
 
 CANARY = "CANARY-outside-file-41d0"
 SECRET = "CANARY-inside-file-7a2b"

@@ -18,16 +18,17 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from certkit import DAY, PFX_PASSWORD, certificate, write
 
-from reconciler import applier, redact
-from reconciler.auth import TokenProvider
-from reconciler.cli import build_parser, main
+from reconciler.session import applier
+from reconciler.graph.client import redact
+from reconciler.signin.auth import TokenProvider
+from reconciler.cli.main import build_parser, main
 from reconciler.emulator import Response
-from reconciler.graph import GraphClient
-from reconciler.model import Action
-from reconciler.planner import plan
-from reconciler.secrets import resolve
-from reconciler.settings import from_environment
-from reconciler.steps import load_state
+from reconciler.graph.client import GraphClient
+from reconciler.core.changes import Action
+from reconciler.plan.planner import plan
+from reconciler.manifest.secrets import resolve
+from reconciler.graph.settings import from_environment
+from reconciler.manifest.state import load_state
 
 ENV_CANARY = 'CANARY-env-"q"\\-8d1f'  # a quote and a backslash: JSON-escaped in an echo
 FILE_CANARY = "CANARY-file-2b6c"
@@ -248,7 +249,7 @@ def test_an_internal_error_shows_neither_its_message_nor_a_traceback(setup, caps
     def broken(*args, **kwargs):
         raise RuntimeError(f"boom {ENV_CANARY} {FILE_CANARY}")
 
-    monkeypatch.setattr("reconciler.planner.plan", broken)
+    monkeypatch.setattr("reconciler.plan.planner.plan", broken)
     code, text = run(capsys, ["--debug", "plan", manifest], environ)
     assert code == 1
     assert "error: internal error (RuntimeError); please report it, with the output of --debug" in text
@@ -256,12 +257,12 @@ def test_an_internal_error_shows_neither_its_message_nor_a_traceback(setup, caps
 
 
 @pytest.mark.parametrize("argv, target", [
-    (["validate"], "reconciler.steps.load_state"),
-    (["drift"], "reconciler.drift.drift"),
-    (["drift", "--format", "markdown"], "reconciler.render_markdown.render_drift_markdown"),
-    (["plan", "--format", "json"], "reconciler.render_json.plan_data"),
-    (["export"], "reconciler.export.export_manifest"),
-    (["doctor"], "reconciler.doctor.run_doctor"),
+    (["validate"], "reconciler.cli.validate.load_state"),
+    (["drift"], "reconciler.session.session.drift"),
+    (["drift", "--format", "markdown"], "reconciler.cli.drift.render_drift_markdown"),
+    (["plan", "--format", "json"], "reconciler.cli.plan.plan_data"),
+    (["export"], "reconciler.session.session.export_manifest"),
+    (["doctor"], "reconciler.cli.doctor.run_doctor"),
 ])
 def test_every_command_catches_an_internal_error_without_its_message(setup, capsys, monkeypatch, argv, target):
     environ, manifest = setup

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.errors import SecretError
-from reconciler.model import (
-    DesiredKey, DesiredKeySet, DesiredState, KeyKind, KeyType, KeyUse, Location, SecretRef, Severity,
-)
-from reconciler.secrets import missing_secret_diagnostics, problem, resolve
+from reconciler.core.errors import SecretError
+from reconciler.core.model import DesiredKey, DesiredKeySet, DesiredState, KeyKind, KeyType, KeyUse, SecretRef
+from reconciler.core.diagnostics import Location, Severity
+from reconciler.manifest.secrets import missing_secret_diagnostics, problem, resolve
 
 CANARY = "CANARY-secret-5b2d"
 WHERE = Location("manifests/prod.yaml", 12, 16)

@@ -14,13 +14,13 @@ from typing import Callable, Iterator
 import pytest
 import requests
 
-from reconciler import errors
-from reconciler.cli import main
+from reconciler.core import errors
+from reconciler.cli.main import main
 from reconciler.emulator import Response
-from reconciler.graph import GraphClient
-from reconciler.retry import RetryPolicy
-from reconciler.settings import check_url
-from reconciler.transport import DEFAULT_TIMEOUT, Session
+from reconciler.graph.client import GraphClient
+from reconciler.graph.retry import RetryPolicy
+from reconciler.graph.settings import check_url
+from reconciler.graph.transport import DEFAULT_TIMEOUT, Session
 
 MANIFEST = ("version: 1\nkeySets:\n  - name: S\n    keys:\n      - kind: secret\n        use: sig\n"
             "        value: {env: KEY_SECRET}\n")

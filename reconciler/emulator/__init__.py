@@ -12,7 +12,7 @@ from .config import DEFAULT_FEDERATED_SUBJECT, DEFAULT_ROLES, READ_ROLE, WRITE_R
 from .faults import SPEC_HELP as FAULT_SPEC_HELP, parse_fault_spec
 from .pipeline import Context, Pipeline, Request, Response
 from .server import DEFAULT_TENANT_DOMAIN, Emulator
-from .store import pick_active
+from .keymodel import pick_active
 
 __all__ = ["Emulator", "serve_forever", "DEFAULT_FEDERATED_SUBJECT", "DEFAULT_ROLES",
            "DEFAULT_TENANT_DOMAIN", "READ_ROLE", "WRITE_ROLE", "Settings", "Context",

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from .jws import int_b64url
-from .store import StoreError
+from .keymodel import StoreError
 
 _BAD_CERTIFICATE = "The uploaded certificate is not valid."
 

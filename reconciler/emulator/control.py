@@ -25,7 +25,7 @@ from typing import Any, Callable
 from .config import Config
 from .faults import FaultSet
 from .pipeline import Request, Response
-from .store import StoreError
+from .keymodel import StoreError
 
 
 class ControlSurface:

@@ -1,5 +1,6 @@
 """Microsoft Graph beta ``/trustFramework/keySets``: token and role checks, routing,
-handlers, OData error bodies. State and rules live in ``store``; this is the wire."""
+handlers, OData error bodies. State lives in ``store``, B2C's key rules in ``keyrules``;
+this is the wire."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from urllib.parse import unquote
 from .config import READ_ROLE, WRITE_ROLE, Config
 from .pipeline import Context, Pipeline, Response
 from .certs import from_certificate_body, from_pkcs12_body
-from .store import Key, KeySet, KeySetStore, StoreError
+from .keymodel import Key, KeySet, StoreError
+from .store import KeySetStore
 from .sts import TokenRejected, TokenService
 
 ODATA_JSON = ("application/json;odata.metadata=minimal;odata.streaming=true;"

@@ -1,4 +1,7 @@
-"""In-memory key sets of one B2C tenant: pure logic, thread-safe, no HTTP.
+"""In-memory key-set state of one B2C tenant: the key sets, their order, per-set write
+locks, and the operations on them (create, delete, add key, status, active key, seed,
+dump). Thread-safe, no HTTP. What a key is lives in ``keymodel``, B2C's request rules in
+``keyrules``, key material in ``keymaking``.
 
 Secret material is never kept: an uploaded ``k`` or a generated private key is
 reduced to its SHA-256 at once (``Key.secret_sha256``), which is all the control
@@ -11,85 +14,16 @@ from __future__ import annotations
 import bisect
 import contextlib
 import hashlib
-import itertools
-import re
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-from .jws import int_b64url
-
-PREFIX = "B2C_1A_"
-USES = ("sig", "enc")
-KTYS = {"rsa": "RSA", "oct": "oct"}
-_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
-_INT64_MAX = 2**63 - 1
-
-
-class StoreError(Exception):
-    """kind: invalid | not_found | conflict | busy | no_active_key"""
-
-    def __init__(self, kind: str, code: str, message: str):
-        super().__init__(f"{code}: {message}")
-        self.kind, self.code, self.message = kind, code, message
-
-
-@dataclass
-class Key:
-    kid: str
-    kty: str                      # "RSA" or "oct"
-    use: str                      # "sig" or "enc"
-    nbf: Optional[int]
-    exp: Optional[int]
-    seq: int
-    secret_sha256: str
-    status: str = "enabled"
-    n: Optional[str] = None
-    e: Optional[str] = None
-    x5t: Optional[str] = None
-    x5c: Optional[list] = None  # the certificate of an uploaded certificate or PKCS#12, base64 DER
-
-    def valid_at(self, now: float) -> bool:
-        return (self.status == "enabled" and (self.nbf is None or self.nbf <= now)
-                and (self.exp is None or now < self.exp))
-
-
-@dataclass
-class KeySet:
-    id: str
-    seq: int
-    keys: list[Key] = field(default_factory=list)
-    deleted: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-
-def pick_active(keys: list[Key], now: float) -> Optional[Key]:
-    """B2C's rule: among enabled keys valid now (nbf <= now < exp, a missing bound is
-    open), the one with the latest nbf; keys without nbf rank below any with one;
-    on a tie the key added last wins."""
-    valid = [k for k in keys if k.valid_at(now)]
-    if not valid:
-        return None
-    return max(valid, key=lambda k: (k.nbf is not None, k.nbf or 0, k.seq))
-
-
-def _invalid(code: str, message: str) -> StoreError:
-    return StoreError("invalid", code, message)
-
-
-def _int64(body: dict[str, Any], name: str) -> Optional[int]:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _INT64_MAX:
-        raise _invalid("BadRequest", f"Cannot convert the literal '{value}' to the expected "
-                                     f"type 'Edm.Int64' for the property '{name}'.")
-    return value
+from .keymaking import generate, seed_key
+# Key, StoreError and pick_active are also imported from here by tests
+# (tests/test_emulator.py, tests/test_bench_smoke.py).
+from .keymodel import Key, KeySet, StoreError, dump_key, pick_active
+from .keyrules import ID_RE, PREFIX, check_key, int64, invalid, parse_kty, parse_use
 
 
 class KeySetStore:
@@ -138,9 +72,9 @@ class KeySetStore:
     def create(self, name: str) -> KeySet:
         """Create ``B2C_1A_<name>`` (the prefix is always added, even to a name that
         already has it)."""
-        if not _ID_RE.match(name):
-            raise _invalid("AADB2C", "The 'keySet' field is invalid in request. "
-                                     "Please check the request body and parameters.")
+        if not ID_RE.match(name):
+            raise invalid("AADB2C", "The 'keySet' field is invalid in request. "
+                                    "Please check the request body and parameters.")
         new_id = PREFIX + name
         with self._lock:
             if new_id.lower() in self._sets:
@@ -179,27 +113,6 @@ class KeySetStore:
                 self._sets[bak.id.lower()] = bak
 
     # -- keys --------------------------------------------------------------------------
-    def _check_key(self, target: KeySet, kty: str, use: str,
-                   nbf: Optional[int], exp: Optional[int]) -> None:
-        if nbf is not None and exp is not None and nbf >= exp:
-            raise _invalid("AADB2C95026", f"The uploaded JSON Web Key for tenant "
-                                          f"'{self.tenant_domain}' is not in the correct JSON "
-                                          "format: 'nbf' must be earlier than 'exp'.")
-        if any(k.kty != kty for k in target.keys):
-            raise _invalid("AADB2C95032", "One can't mix RSA and Oct types in one key set.")
-        if any(k.use != use for k in target.keys):
-            raise _invalid("AADB2C95042",
-                           "One can't mix signature and encryption usage in one key set.")
-
-    @staticmethod
-    def _use(body: dict[str, Any]) -> str:
-        use = body.get("use")
-        if use is None or use == "":
-            raise _invalid("AADB2C90253", "The trustframework keyset parameter 'use' is missing")
-        if use not in USES:
-            raise _invalid("AADB2C95033", f"Bad use parameter '{use}' for the trustframework key.")
-        return use
-
     def _append(self, target: KeySet, key: Key) -> Key:
         with self._lock:
             key.seq = self._next_seq()
@@ -207,49 +120,32 @@ class KeySetStore:
         return key
 
     def generate_key(self, keyset_id: str, body: dict[str, Any]) -> Key:
-        use = self._use(body)
-        raw_kty = body.get("kty")
-        if raw_kty is None or raw_kty == "":
-            raise _invalid("AADB2C95030", "Missing kty parameter for the trustframework key.")
-        kty = KTYS.get(raw_kty.lower()) if isinstance(raw_kty, str) else None
-        if kty is None:
-            raise _invalid("AADB2C95031", f"Bad kty '{raw_kty}' for the trustframework key. "
-                                          "Must be RSA or oct.")
-        nbf, exp = _int64(body, "nbf"), _int64(body, "exp")
+        use = parse_use(body)
+        kty = parse_kty(body)
+        nbf, exp = int64(body, "nbf"), int64(body, "exp")
         with self.writing(keyset_id) as target:
-            self._check_key(target, kty, use, nbf, exp)
-            key = Key(secrets.token_urlsafe(32), kty, use, nbf, exp, 0, "")
-            if kty == "RSA":
-                private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-                der = private.private_bytes(serialization.Encoding.DER,
-                                            serialization.PrivateFormat.PKCS8,
-                                            serialization.NoEncryption())
-                numbers = private.public_key().public_numbers()
-                key.n, key.e = int_b64url(numbers.n), int_b64url(numbers.e)
-                key.secret_sha256 = hashlib.sha256(der).hexdigest()
-            else:
-                key.secret_sha256 = hashlib.sha256(secrets.token_bytes(64)).hexdigest()
-            return self._append(target, key)
+            check_key(self.tenant_domain, target, kty, use, nbf, exp)
+            return self._append(target, generate(kty, use, nbf, exp))
 
     def upload_secret(self, keyset_id: str, body: dict[str, Any]) -> Key:
-        use = self._use(body)
+        use = parse_use(body)
         k = body.get("k")
         if k is None or k == "":
-            raise _invalid("AADB2C90253", "The trustframework keyset parameter 'k' is missing")
+            raise invalid("AADB2C90253", "The trustframework keyset parameter 'k' is missing")
         if not isinstance(k, str):
-            raise _invalid("BadRequest", "Cannot convert the value of the property 'k' to the "
-                                         "expected type 'Edm.String'.")
-        nbf, exp = _int64(body, "nbf"), _int64(body, "exp")
+            raise invalid("BadRequest", "Cannot convert the value of the property 'k' to the "
+                                        "expected type 'Edm.String'.")
+        nbf, exp = int64(body, "nbf"), int64(body, "exp")
         digest = hashlib.sha256(k.encode("utf-8")).hexdigest()
         with self.writing(keyset_id) as target:
-            self._check_key(target, "oct", use, nbf, exp)
+            check_key(self.tenant_domain, target, "oct", use, nbf, exp)
             return self._append(target, Key(secrets.token_urlsafe(32), "oct", use, nbf, exp,
                                             0, digest))
 
     def upload_certificate(self, keyset_id: str, up: Any) -> Key:
         """Adds the RSA signing key of an uploaded certificate or PKCS#12 (``certs.Uploaded``)."""
         with self.writing(keyset_id) as target:
-            self._check_key(target, "RSA", "sig", up.nbf, up.exp)
+            check_key(self.tenant_domain, target, "RSA", "sig", up.nbf, up.exp)
             return self._append(target, Key(secrets.token_urlsafe(32), "RSA", "sig", up.nbf, up.exp, 0,
                                             up.secret_sha256, n=up.n, e=up.e, x5t=up.x5t, x5c=up.x5c))
 
@@ -262,7 +158,7 @@ class KeySetStore:
 
     def set_status(self, keyset_id: str, kid: str, status: str) -> None:
         if status not in ("enabled", "disabled"):
-            raise _invalid("BadRequest", "The status must be 'enabled' or 'disabled'.")
+            raise invalid("BadRequest", "The status must be 'enabled' or 'disabled'.")
         with self.writing(keyset_id):
             key = self.find_key(keyset_id, kid)
             with self._lock:
@@ -298,15 +194,15 @@ class KeySetStore:
         seen: set[str] = set()
         for item in keysets:
             keyset_id = item.get("id") if isinstance(item, dict) else None
-            if not isinstance(keyset_id, str) or not _ID_RE.match(keyset_id):
-                raise _invalid("AADB2C", f"seed: bad key set id {keyset_id!r}")
+            if not isinstance(keyset_id, str) or not ID_RE.match(keyset_id):
+                raise invalid("AADB2C", f"seed: bad key set id {keyset_id!r}")
             if keyset_id.lower() in seen:
                 raise StoreError("conflict", "AADB2C95028", f"seed: '{keyset_id}' given twice")
             seen.add(keyset_id.lower())
             holder = KeySet(keyset_id, 0)
             for raw in item.get("keys") or ():
-                key = self._seed_key(raw)
-                self._check_key(holder, key.kty, key.use, key.nbf, key.exp)
+                key = seed_key(raw)
+                check_key(self.tenant_domain, holder, key.kty, key.use, key.nbf, key.exp)
                 holder.keys.append(key)
             prepared.append((keyset_id, holder.keys))
         with self._lock:
@@ -321,55 +217,8 @@ class KeySetStore:
                 self._sets[keyset_id.lower()] = created
         return len(prepared)
 
-    def _seed_key(self, raw: Any) -> Key:
-        if not isinstance(raw, dict):
-            raise _invalid("BadRequest", "seed: a key must be an object")
-        kty = KTYS.get(str(raw.get("kty") or "").lower())
-        if kty is None:
-            raise _invalid("AADB2C95031", f"seed: bad kty {raw.get('kty')!r}")
-        use = self._use(raw)
-        status = raw.get("status") or "enabled"
-        if status not in ("enabled", "disabled"):
-            raise _invalid("BadRequest", f"seed: bad status {status!r}")
-        key = Key(str(raw.get("kid") or secrets.token_urlsafe(32)), kty, use,
-                  _int64(raw, "nbf"), _int64(raw, "exp"), 0,
-                  str(raw.get("secretSha256") or secrets.token_hex(32)), status,
-                  x5t=raw.get("x5t") or None)
-        if kty == "RSA":
-            key.n, key.e = raw.get("n"), raw.get("e")
-            if not (key.n and key.e):
-                key.n, key.e = _seed_public_key()
-        return key
-
     def dump(self) -> list[dict[str, Any]]:
         """Everything, secrets as SHA-256 only: for ``GET /_emulator/state``."""
         with self._lock:
             sets = sorted(self._sets.values(), key=lambda s: s.seq)
-            return [{"id": s.id, "keys": [_dump_key(k) for k in s.keys]} for s in sets]
-
-
-_SEED_KEYS: list[tuple[str, str]] = []
-_SEED_POOL = 4
-
-
-_SEED_LOCK = threading.Lock()
-_SEED_TURN = itertools.count()
-
-
-def _seed_public_key() -> tuple[str, str]:
-    """(n, e) of one of a few RSA-2048 keys made on first use, in turn, for seeded keys."""
-    with _SEED_LOCK:
-        while len(_SEED_KEYS) < _SEED_POOL:
-            numbers = rsa.generate_private_key(public_exponent=65537,
-                                               key_size=2048).public_key().public_numbers()
-            _SEED_KEYS.append((int_b64url(numbers.n), int_b64url(numbers.e)))
-        return _SEED_KEYS[next(_SEED_TURN) % _SEED_POOL]
-
-
-def _dump_key(key: Key) -> dict[str, Any]:
-    out: dict[str, Any] = {"kid": key.kid, "kty": key.kty, "use": key.use, "nbf": key.nbf,
-                           "exp": key.exp, "status": key.status}
-    if key.x5t:
-        out["x5t"] = key.x5t
-    out["secretSha256"] = key.secret_sha256
-    return out
+            return [{"id": s.id, "keys": [dump_key(k) for k in s.keys]} for s in sets]

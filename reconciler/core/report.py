@@ -1,0 +1,40 @@
+"""What `apply` reports: one `Outcome` per planned change (done, failed, not
+attempted), and the `ApplyReport` that holds them and gives the exit code.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from .changes import Change
+
+
+class Status(str, enum.Enum):
+    DONE = "done"
+    FAILED = "failed"
+    NOT_ATTEMPTED = "not attempted"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    change: Change
+    status: Status
+    detail: str = ""  # the new kid, a remark, or the error
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    outcomes: tuple[Outcome, ...]
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status is Status.DONE for o in self.outcomes)
+
+    def with_status(self, status: Status) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status is status]
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1

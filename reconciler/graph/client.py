@@ -1,0 +1,223 @@
+"""The Graph conversation for `/beta/trustFramework/keySets`.
+
+One `requests.Session`, a timeout on every call, the bearer token only ever sent
+to the Graph host (no redirect followed, no next page from another host), and
+Graph's errors turned into our own `GraphError` types carrying Graph's code,
+message and request-id, scrubbed of the token and of any secret the request
+carried (`reconciler.graph.redact`), should Graph echo them. Answers are parsed once, here,
+into `LiveKeySet` / `LiveKey`, coping with the variants the service is known or
+suspected to produce (kty in any case, nbf/exp as strings, status absent).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from typing import Callable, Iterator
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from ..core import errors
+from . import redact
+from .lifecycle import LifecycleVerbs
+from ..core.model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState, strip_prefix
+from .answers import MAX_ERROR_MESSAGE, _created_id, error_from_response, parse_key, parse_keyset
+from .pacing import Pacer, Unpaced
+from .redact import scrub_error
+from .retry import RetryPolicy, is_ambiguous, is_rejected
+from .settings import Settings, check_url
+from .transport import DEFAULT_TIMEOUT, Session
+
+SECRET_FIELDS = ("k", "d", "p", "q", "dp", "dq", "qi")
+# what a request body carries that no error may echo: a JWK's private fields, uploadPkcs12's
+# password and .pfx, uploadCertificate's certificate (`key`)
+IN_PLAY_FIELDS = SECRET_FIELDS + ("password", "key")
+
+
+def connect_graph(settings: Settings, token: Callable[[], str], *, workers: int = 1) -> "GraphClient":
+    """The client the commands use: paced to B2CKEYS_MAX_RPM requests a minute across all
+    `workers` (0: unpaced), waits scaled by B2CKEYS_TIME_SCALE, a connection per worker."""
+    return GraphClient(
+        settings.graph_url,
+        token,
+        verify=settings.verify,
+        pacer=Pacer(settings.max_rpm, 60.0 / settings.time_scale) if settings.max_rpm else Unpaced(),
+        policy=RetryPolicy(scale=settings.time_scale),
+        pool_size=max(10, workers),
+    )
+
+
+class GraphClient(LifecycleVerbs):
+    """Thin verbs over Graph; `token` is a callable that returns a bearer token.
+
+    Every request waits for the shared `pacer` first. Reads are retried on any
+    transient failure; writes only when Graph rejected them outright (throttled,
+    busy), since a write whose answer was lost may have taken effect: deciding
+    that is `reconciler.graph.ensure`'s job. Safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        graph_url: str,
+        token: Callable[[], str],
+        *,
+        verify: str | bool = True,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        pacer: Pacer | Unpaced | None = None,
+        policy: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], None] = time.sleep,
+        pool_size: int = 10,
+    ):
+        check_url(graph_url, "B2CKEYS_GRAPH_URL")
+        self.root = graph_url.rstrip("/") + "/beta"
+        self._origin = _origin(self.root)
+        self._token = token
+        self.session = Session(verify=verify, timeout=timeout, pool_size=pool_size)
+        self.pacer = pacer or Unpaced()
+        self.policy = policy
+        self.sleep = sleep
+        self.rng = random.Random()
+        self.request_count = 0
+        self.retry_count = 0
+
+    # -- verbs ---------------------------------------------------------------
+
+    def list_keysets(self) -> LiveState:
+        """Every key set, page after page (one request per page, never one per key set)."""
+        # All pages first, then the parsing: the next page is asked for as soon as one
+        # is read, so each page costs one round trip and little more.
+        items = list(self._paged("/trustFramework/keySets"))
+        return LiveState(tuple(parse_keyset(item) for item in items))
+
+    def get_keyset(self, keyset_id: str) -> LiveKeySet | None:
+        try:
+            return parse_keyset(self._call("GET", _keyset_path(keyset_id)).json())
+        except errors.GraphNotFound:
+            return None
+
+    def create_keyset(self, name: str) -> str:
+        """Creates key set `name` (prefix stripped first) and returns the id the service chose."""
+        response = self._call("POST", "/trustFramework/keySets", body={"id": strip_prefix(name)})
+        return _created_id(response)
+
+    def delete_keyset(self, keyset_id: str) -> None:
+        self._call("DELETE", _keyset_path(keyset_id))
+
+    def generate_key(self, keyset_id: str, *, kty: KeyType, use: KeyUse,
+                     nbf: int | None = None, exp: int | None = None) -> LiveKey:
+        body = _dated({"use": use.value, "kty": kty.value}, nbf, exp)
+        return parse_key(self._call("POST", _keyset_path(keyset_id) + "/generateKey", body=body).json())
+
+    def upload_secret(self, keyset_id: str, *, value: str, use: KeyUse,
+                      nbf: int | None = None, exp: int | None = None) -> LiveKey:
+        body = _dated({"use": use.value, "k": value}, nbf, exp)
+        return parse_key(self._call("POST", _keyset_path(keyset_id) + "/uploadSecret", body=body).json())
+
+    def get_active_key(self, keyset_id: str) -> LiveKey | None:
+        try:
+            return parse_key(self._call("GET", _keyset_path(keyset_id) + "/getActiveKey").json())
+        except errors.GraphNotFound:
+            raise
+        except errors.GraphError as e:
+            if e.status is not None and 400 <= e.status < 500 and e.status not in (401, 403, 429):
+                return None  # the service says "no active key" with some 4xx (unknown which)
+            raise
+
+    # -- transport -----------------------------------------------------------
+
+    def _paged(self, path: str) -> Iterator[dict]:
+        url: str | None = self.root + path
+        while url:
+            if _origin(url) != self._origin:
+                raise errors.GraphError(
+                    f"Graph sent a next page on another host ({_origin(url)}); refused",
+                    method="GET", path=path,
+                )
+            page = self._call("GET", url).json()
+            yield from page.get("value") or ()
+            url = page.get("@odata.nextLink")
+
+    def _call(self, method: str, path_or_url: str, *, body: dict | None = None) -> requests.Response:
+        """One logical call: sent, and sent again while the failure allows and the budget lasts."""
+        url = path_or_url if "://" in path_or_url else self.root + path_or_url
+        started = time.monotonic()
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return self._send(method, url, body)
+            except errors.GraphError as e:
+                if not (is_rejected(e) or (method == "GET" and is_ambiguous(e))):
+                    raise
+                self.wait_before_retry(tries, e, started)
+
+    def wait_before_retry(self, tries: int, error: errors.GraphError, started: float) -> None:
+        """Sleeps before try number `tries + 1` of a call begun at `started` (monotonic),
+        or raises RetriesExhausted when the policy's budget is spent. After a 429
+        every worker pauses, not only this one."""
+        wait = self.policy.delay(tries, error, self.rng)
+        elapsed = time.monotonic() - started
+        if tries >= self.policy.max_tries or elapsed + wait > self.policy.budget:
+            raise errors.RetriesExhausted(error, tries, elapsed) from None
+        self.retry_count += 1
+        if isinstance(error, errors.GraphThrottled):
+            self.pacer.hold(wait)
+        self.sleep(wait)
+
+    def _send(self, method: str, url: str, body: dict | None) -> requests.Response:
+        """One request. The token and the secret fields of `body` are in play for it alone:
+        every error raised here is scrubbed of them, whatever Graph echoed."""
+        shown, token = _shown_path(url, self.root), self._token()
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        secrets = [v for f, v in (body or {}).items() if f in IN_PLAY_FIELDS and isinstance(v, str)]
+        with redact.in_play(token, *secrets):
+            self.pacer.acquire()
+            self.request_count += 1
+            try:  # a redirect is never followed (transport.Session): it would carry the token away
+                response = self.session.request(method, url, headers=headers,
+                                                data=None if body is None else json.dumps(body))
+            except requests.exceptions.SSLError as e:  # final: trying again will not change the certificate
+                raise scrub_error(errors.GraphError(
+                    f"TLS verification failed for {self._origin}; set B2CKEYS_CA_BUNDLE if it uses a private CA ({_first_line(e)})",
+                    method=method, path=shown)) from None
+            except requests.RequestException as e:
+                raise scrub_error(errors.GraphUnreachable(
+                    f"cannot reach {self._origin}: {_first_line(e)}", method=method, path=shown)) from None
+            finally:
+                self.pacer.release()
+            if response.status_code >= 300:
+                raise scrub_error(error_from_response(response, method, shown))
+            return response
+
+
+def _dated(body: dict, nbf: int | None, exp: int | None) -> dict:
+    if nbf is not None:
+        body["nbf"] = nbf
+    if exp is not None:
+        body["exp"] = exp
+    return body
+
+
+def _keyset_path(keyset_id: str) -> str:
+    return "/trustFramework/keySets/" + quote(keyset_id, safe="")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _shown_path(url: str, root: str) -> str:
+    path = url[len(root):] if url.startswith(root) else urlsplit(url).path
+    return path.split("?", 1)[0] or "/"
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e) or type(e).__name__
+    return text.splitlines()[0][:MAX_ERROR_MESSAGE]
+
+

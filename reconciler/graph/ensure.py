@@ -1,0 +1,128 @@
+"""Writes that are never done twice.
+
+`uploadSecret` and `generateKey` add a new key with a server-chosen kid on every
+call, and a key can never be deleted alone: a blind retry after a lost answer
+leaves a duplicate forever. So after an *ambiguous* failure (no answer, 5xx,
+AADB2C90063) this module waits, re-reads the key set and looks for the key the
+write would have made — a kid it did not know before, with the expected kty,
+use, nbf and exp, or for a certificate the expected thumbprint (x5t) — and only
+if there is none does it write again.
+
+A delete whose answer was lost is done when the key set is gone (a delete that
+meets "not found" is done too); a disable, when `keys_v2` shows the key disabled.
+
+A create answered "already exists", or whose retry meets an existing key set,
+counts as done. A first write into a key set created moments ago that meets
+"not found" is retried for a short while: the service is eventually consistent.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Collection
+
+from ..core.errors import GraphConflict, GraphError, GraphNotFound
+from .client import GraphClient
+from ..core.model import DesiredKey, LiveKey
+from .retry import is_ambiguous
+
+SETTLE_SECONDS = 20.0  # how long a new key set may stay invisible to uploads
+
+
+def ensure_keyset(client: GraphClient, keyset_id: str) -> tuple[str, str]:
+    """Creates the key set unless it exists. Returns (the id Graph uses, a remark)."""
+    started, tries = time.monotonic(), 0
+    while True:
+        tries += 1
+        try:
+            actual = client.create_keyset(keyset_id)
+            return actual, ("" if actual == keyset_id else f"the service named it {actual}")
+        except GraphConflict:
+            return keyset_id, "already existed"
+        except GraphError as e:
+            if not is_ambiguous(e):
+                raise
+            client.wait_before_retry(tries, e, started)
+            existing = client.get_keyset(keyset_id)
+            if existing is not None:
+                return existing.id, "created; its answer was lost"
+
+
+def ensure_key(
+    client: GraphClient,
+    keyset_id: str,
+    key: DesiredKey,
+    write: Callable[[], LiveKey],
+    known_kids: Collection[str],
+    *,
+    fresh: bool = False,
+) -> tuple[LiveKey, str]:
+    """Adds `key` by calling `write()`, at most once in effect. Returns (the key, a remark).
+
+    `known_kids` are the kids the key set held before this write; `fresh` says the
+    key set was created in this run.
+    """
+    started, tries = time.monotonic(), 0
+    scale = client.policy.scale
+    while True:
+        tries += 1
+        try:
+            return write(), ""
+        except GraphNotFound as e:
+            if not fresh or time.monotonic() - started > SETTLE_SECONDS / scale:
+                raise
+            client.wait_before_retry(tries, e, started)
+        except GraphError as e:
+            if not is_ambiguous(e):
+                raise
+            client.wait_before_retry(tries, e, started)
+            landed = find_landed(client, keyset_id, key, known_kids)
+            if landed is not None:
+                return landed, "added; its answer was lost"
+
+
+def find_landed(
+    client: GraphClient, keyset_id: str, key: DesiredKey, known_kids: Collection[str]
+) -> LiveKey | None:
+    """The key a lost write made, if the key set now holds one."""
+    current = client.get_keyset(keyset_id)
+    if current is None:
+        return None
+    return next(
+        (k for k in current.keys if k.kid not in known_kids and key.matches(k)), None
+    )
+
+
+def ensure_deleted(client: GraphClient, keyset_id: str) -> str:
+    """Deletes the key set unless it is gone already. Returns a remark."""
+    started, tries = time.monotonic(), 0
+    while True:
+        tries += 1
+        try:
+            client.delete_keyset(keyset_id)
+            return ""
+        except GraphNotFound:
+            return "it was gone already" if tries == 1 else "deleted; its answer was lost"
+        except GraphError as e:
+            if not is_ambiguous(e):
+                raise
+            client.wait_before_retry(tries, e, started)
+            if client.get_keyset(keyset_id) is None:
+                return "deleted; its answer was lost"
+
+
+def ensure_disabled(client: GraphClient, keyset_id: str, kid: str) -> str:
+    """Disables one key (PATCH keys_v2 status). Returns a remark."""
+    started, tries = time.monotonic(), 0
+    while True:
+        tries += 1
+        try:
+            client.disable_key(keyset_id, kid)
+            return ""
+        except GraphError as e:
+            if not is_ambiguous(e):
+                raise
+            client.wait_before_retry(tries, e, started)
+            if (client.key_status(keyset_id, kid) or "").lower() == "disabled":
+                return "disabled; its answer was lost"
+

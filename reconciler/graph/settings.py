@@ -1,0 +1,162 @@
+"""Where to sign in and which Graph to talk to, read from the environment (design 3.2).
+
+No secret is held here: the credential is read by `reconciler.signin.auth` when a token
+is needed. Plain `http://` is refused except on loopback addresses.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import atexit
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Mapping
+from urllib.parse import urlsplit
+
+from ..core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Cloud:
+    name: str
+    authority_host: str
+    graph_url: str
+
+
+CLOUDS = {
+    "global": Cloud("global", "https://login.microsoftonline.com", "https://graph.microsoft.com"),
+    "usgov": Cloud("usgov", "https://login.microsoftonline.us", "https://graph.microsoft.us"),
+    "dod": Cloud("dod", "https://login.microsoftonline.us", "https://dod-graph.microsoft.us"),
+    "china": Cloud("china", "https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn"),
+}
+
+DEFAULT_MAX_RPM = 200
+
+
+@dataclass(frozen=True)
+class Settings:
+    cloud: Cloud
+    tenant_id: str
+    client_id: str
+    authority_host: str
+    graph_url: str  # the Graph root, without /beta
+    ca_bundle: str | None  # an extra CA bundle to trust, as given
+    max_rpm: int  # client-side pacing of Graph requests; 0: no pacing
+    time_scale: float = 1.0  # >1 shortens every wait, to match an emulator run with --time-scale
+
+    @property
+    def graph_scope(self) -> str:
+        return self.graph_url.rstrip("/") + "/.default"
+
+    @property
+    def authority(self) -> str:
+        return f"{self.authority_host.rstrip('/')}/{self.tenant_id}"
+
+    @property
+    def verify(self) -> str | bool:
+        """What requests and msal get as `verify`: the system bundle plus ours."""
+        return combined_ca_bundle(self.ca_bundle) if self.ca_bundle else True
+
+
+def from_environment(environ: Mapping[str, str], *, app_required: bool = True) -> Settings:
+    """The settings of the environment. `app_required=False` (managed identity): no
+    app registration needs naming, so AZURE_TENANT_ID and AZURE_CLIENT_ID are optional."""
+    cloud_name = environ.get("B2CKEYS_CLOUD", "global").strip().lower() or "global"
+    cloud = CLOUDS.get(cloud_name)
+    if cloud is None:
+        raise ConfigError(
+            f"B2CKEYS_CLOUD={cloud_name!r} is not a cloud b2ckeys knows; use one of: {', '.join(CLOUDS)}"
+        )
+    missing = [name for name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID") if not environ.get(name)]
+    if missing and app_required:
+        raise ConfigError(
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: "
+            "set them to the B2C tenant and the app registration b2ckeys signs in as "
+            "(see README, 'Signing in')"
+        )
+    authority_host = environ.get("AZURE_AUTHORITY_HOST") or cloud.authority_host
+    graph_url = environ.get("B2CKEYS_GRAPH_URL") or cloud.graph_url
+    check_url(authority_host, "AZURE_AUTHORITY_HOST")
+    check_url(graph_url, "B2CKEYS_GRAPH_URL")
+    ca_bundle = environ.get("B2CKEYS_CA_BUNDLE") or None
+    if ca_bundle and not os.path.isfile(ca_bundle):
+        raise ConfigError(f"B2CKEYS_CA_BUNDLE={ca_bundle}: no such file")
+    raw_rpm = environ.get("B2CKEYS_MAX_RPM", str(DEFAULT_MAX_RPM))
+    try:
+        max_rpm = int(raw_rpm)
+        if max_rpm < 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"B2CKEYS_MAX_RPM={raw_rpm!r} must be a whole number of requests per minute (0: no pacing)"
+        ) from None
+    raw_scale = environ.get("B2CKEYS_TIME_SCALE", "1")
+    try:
+        time_scale = float(raw_scale)
+        if not time_scale > 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"B2CKEYS_TIME_SCALE={raw_scale!r} must be a number above 0") from None
+    return Settings(
+        cloud=cloud,
+        tenant_id=(environ.get("AZURE_TENANT_ID") or "").strip(),
+        client_id=(environ.get("AZURE_CLIENT_ID") or "").strip(),
+        authority_host=authority_host.rstrip("/"),
+        graph_url=graph_url.rstrip("/"),
+        ca_bundle=ca_bundle,
+        max_rpm=max_rpm,
+        time_scale=time_scale,
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, what: str) -> None:
+    """https anywhere; http only to a loopback address; nothing else."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname):
+        return
+    if parts.scheme == "http":
+        raise ConfigError(f"{what}={url}: plain http is refused except on loopback; use https")
+    raise ConfigError(f"{what}={url}: not an https URL")
+
+
+_combined: dict[str, str] = {}
+
+
+def combined_ca_bundle(extra: str) -> str:
+    """A file holding the default CA bundle followed by `extra`, made once per run.
+
+    requests and msal take one bundle; B2CKEYS_CA_BUNDLE *adds* trust (the
+    emulator's CA, a corporate proxy's) without dropping the public roots.
+    """
+    if extra not in _combined:
+        import certifi  # lazily: only an extra CA bundle needs the public roots (installed with requests)
+
+        with open(certifi.where(), "rb") as f:
+            public = f.read()
+        with open(extra, "rb") as f:
+            ours = f.read()
+        fd, path = tempfile.mkstemp(prefix="b2ckeys-ca-", suffix=".pem")
+        with os.fdopen(fd, "wb") as out:
+            out.write(public + b"\n" + ours)
+        _combined[extra] = path
+        atexit.register(_remove_quietly, path)
+    return _combined[extra]
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass

@@ -1,0 +1,165 @@
+"""`b2ckeys export`: the tenant's key sets as a manifest, to adopt an existing tenant.
+
+Pure: live state in, manifest text out. Planned against the same tenant, the
+result shows no change, because every exported key matches its live key by kty,
+use, nbf and exp:
+
+- RSA keys become `kind: generate` (`kty: RSA`); oct keys become `kind: secret`
+  with `value: {env: NAME}`, NAME made from the key set's name (FacebookSecret ->
+  FACEBOOK_SECRET, then FACEBOOK_SECRET_2 ... for further keys). Graph never
+  returns secret values, so the variable is needed only to upload that key again.
+- Dates are RFC 3339 in UTC; key sets are sorted by id, keys by nbf.
+- Not exported, each with a comment saying why (they stay unmanaged, and the plan
+  still shows no change): B2C's `.bak` backups (silently), key sets with no keys,
+  key sets whose keys mix RSA and oct or sig and enc, whose id or dates a manifest
+  cannot express. A second key with the same kty, use, nbf and exp cannot be
+  declared twice: it is left out with a comment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from ..core.model import KEYSET_PREFIX, KeyType, LiveKey, LiveKeySet, LiveState, format_time, is_backup, strip_prefix
+
+DEFAULT_SCHEMA_REF = "../schemas/keysets.schema.json"
+SCHEMA_IN_REPO = os.path.join("schemas", "keysets.schema.json")
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_MAX_TIME = 253402300799  # the schema's bound: 9999-12-31T23:59:59Z
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    text: str
+    keysets: int
+    keys: int
+    skipped: tuple[str, ...] = ()  # one sentence per key set or key left out
+
+
+def env_base(name: str) -> str:
+    """FacebookSecret -> FACEBOOK_SECRET; RESTApiKey -> REST_API_KEY."""
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", text)
+    text = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").upper()
+    return text if text and not text[0].isdigit() else "KEY_" + text
+
+
+def schema_ref_for(out_path: str | None) -> str:
+    """The modeline's schema path, relative to the written file: the nearest
+    schemas/keysets.schema.json above it, else the shipped layout's ../schemas/...."""
+    if not out_path:
+        return DEFAULT_SCHEMA_REF
+    folder = os.path.dirname(os.path.abspath(out_path))
+    here = folder
+    while True:
+        candidate = os.path.join(here, SCHEMA_IN_REPO)
+        if os.path.isfile(candidate):
+            return os.path.relpath(candidate, folder).replace(os.sep, "/")
+        parent = os.path.dirname(here)
+        if parent == here:
+            return DEFAULT_SCHEMA_REF
+        here = parent
+
+
+def export_manifest(live: LiveState, *, schema_ref: str = DEFAULT_SCHEMA_REF, tenant: str | None = None) -> ExportResult:
+    body: list[str] = []
+    skipped: list[str] = []
+    used_names: set[str] = set()
+    keysets = keys = 0
+    for keyset in sorted(live.keysets, key=lambda ks: (ks.id.upper(), ks.id)):
+        if is_backup(keyset.id):
+            continue
+        why = _cannot_export(keyset)
+        if why:
+            skipped.append(f"{keyset.id}: not exported: {why}; it stays unmanaged")
+            body.append(f"  # {_one_line(keyset.id)}: not exported: {_one_line(why)}; it stays unmanaged.")
+            continue
+        name = strip_prefix(keyset.id)
+        body += [f"  - name: {name}", "    keys:"]
+        seen: dict[tuple, LiveKey] = {}
+        for key in sorted(keyset.keys, key=_key_order):
+            first = seen.setdefault(key.identity, key)
+            if first is not key:
+                skipped.append(f"{keyset.id}: key {key.kid} not exported: it has the same kty, use, nbf and "
+                               f"exp as key {first.kid}, and a manifest declares a key once; it stays unmanaged")
+                body.append(f"      # key {_one_line(key.kid)}: same kty, use, nbf and exp as key {_one_line(first.kid)}; not "
+                            "exported (a manifest declares a key once), it stays unmanaged")
+                continue
+            body += _key_lines(key, name, used_names)
+            keys += 1
+        keysets += 1
+    header = [
+        f"# yaml-language-server: $schema={schema_ref}",
+        "#",
+        f"# Exported from the tenant by `b2ckeys export`: {keysets} key set{'s' if keysets != 1 else ''}, "
+        f"{keys} key{'s' if keys != 1 else ''}.",
+        "# Graph never returns secret values: each `secret` key names an environment variable,",
+        "# needed only if apply must upload that key again. Review, rename, then commit.",
+        "version: 1",
+        f"# tenant: {tenant}   # optional guard" if tenant else "# tenant: contoso.onmicrosoft.com   # optional guard",
+    ]
+    header.append("keySets:" if keysets else "keySets: []")
+    return ExportResult("\n".join(header + body) + "\n", keysets, keys, tuple(skipped))
+
+
+def _cannot_export(keyset: LiveKeySet) -> str | None:
+    if keyset.id[: len(KEYSET_PREFIX)].upper() != KEYSET_PREFIX.upper():
+        return f"its id does not start with {KEYSET_PREFIX}"
+    if not _NAME.match(strip_prefix(keyset.id)):
+        return "its name has characters a manifest cannot declare (letters, digits, '_' and '-' only)"
+    if not keyset.keys:
+        return "it has no keys, and a manifest key set needs at least one"
+    if len({k.kty for k in keyset.keys}) > 1:
+        return "its keys mix RSA and oct, which a manifest cannot declare (B2C refuses it too, AADB2C95032)"
+    uses = {getattr(k.use, "value", k.use) for k in keyset.keys}
+    if len(uses) > 1:
+        return "its keys mix sig and enc, which a manifest cannot declare (B2C refuses it too, AADB2C95042)"
+    if not uses <= {"sig", "enc"}:
+        return f"its keys have use {sorted(uses)[0]!r}, not sig or enc"
+    for key in keyset.keys:
+        for value in (key.nbf, key.exp):
+            if value is not None and not 0 <= value <= _MAX_TIME:
+                return f"key {key.kid} has a date a manifest cannot express ({value})"
+        if key.nbf is not None and key.exp is not None and key.nbf >= key.exp:
+            return f"key {key.kid} has nbf not before exp, which a manifest cannot declare"
+    return None
+
+
+def _key_order(key: LiveKey) -> tuple:
+    return (key.nbf is not None, key.nbf or 0, key.exp is not None, key.exp or 0, key.kid)
+
+
+def _one_line(value: str) -> str:
+    return " ".join(str(value).split())
+
+
+def _key_lines(key: LiveKey, name: str, used_names: set[str]) -> list[str]:
+    remarks = [f"kid {_one_line(key.kid)}"]
+    if key.status and key.status.lower() != "enabled":
+        remarks.append(_one_line(key.status))
+    if key.kty is KeyType.RSA:
+        if key.x5t:
+            remarks.append(f"holds a certificate (x5t {_one_line(key.x5t)}); generate matches it by its dates: "
+                           "declare it as kind certificate or pkcs12 with its file to manage it by thumbprint")
+        lines = [f"      - kind: generate   # {'; '.join(remarks)}", "        kty: RSA",
+                 f"        use: {getattr(key.use, 'value', key.use)}"]
+    else:
+        env = _unique(env_base(name), used_names)
+        lines = [f"      - kind: secret   # {'; '.join(remarks)}", f"        use: {getattr(key.use, 'value', key.use)}",
+                 f"        value: {{env: {env}}}"]
+    if key.nbf is not None:
+        lines.append(f"        nbf: {format_time(key.nbf)}")
+    if key.exp is not None:
+        lines.append(f"        exp: {format_time(key.exp)}")
+    return lines
+
+
+def _unique(base: str, used: set[str]) -> str:
+    candidate, n = base, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{base}_{n}"
+    used.add(candidate)
+    return candidate

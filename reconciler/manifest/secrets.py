@@ -1,0 +1,134 @@
+"""Resolving secret references (`{env: NAME}`, `{file: PATH}`) at apply time.
+
+No network, no Graph. `problem()` says whether a reference can be resolved now
+(validate reports it as a warning: pull-request checks run without secrets;
+apply reports it as an error before any Graph call). `resolve()` returns the
+value. A file is read only when it is a regular file inside its reference's
+root (`reconciler.manifest.confine`), checked again just before it is opened. No message
+here ever contains a secret value or a file's content.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import Mapping
+
+from .confine import escape, read_regular_file, repository_root
+from ..core.errors import SecretError
+from ..core.model import DesiredState, KeyKind, SecretRef
+from ..core.diagnostics import Diagnostic, Severity
+
+MAX_SECRET_BYTES = 64 * 1024
+
+
+def problem(ref: SecretRef, environ: Mapping[str, str] = os.environ) -> str | None:
+    """None when `ref` can be resolved now, else why not."""
+    return _read(ref, environ)[1]
+
+
+def resolve(ref: SecretRef, environ: Mapping[str, str] = os.environ) -> str:
+    """The secret value; `SecretError` at the reference's location when it cannot be read."""
+    value, message = _read(ref, environ)
+    if message is not None:
+        raise SecretError(ref.location, message)
+    return value
+
+
+def missing_secret_diagnostics(
+    state: DesiredState, severity: Severity, environ: Mapping[str, str] = os.environ
+) -> list[Diagnostic]:
+    """One located diagnostic per secret reference that cannot be resolved now."""
+    found = []
+    for keyset in state.keysets:
+        for key in keyset.keys:
+            message = problem(key.secret, environ) if key.secret is not None else None
+            if message is not None:
+                found.append(Diagnostic(severity, message, key.secret.location))
+    return found
+
+
+def loose_file_warnings(state: DesiredState) -> list[Diagnostic]:
+    """A warning at each private file whose file group or others may read: a `file:` secret
+    (a secret value, a PKCS#12 password) and a PKCS#12 file (it holds a private key). A
+    `certificate` file is public and not warned about."""
+    found = []
+    for keyset in state.keysets:
+        for key in keyset.keys:
+            private = [(key.secret, "secret file")] + ([(key.file, "PKCS#12 file")] if key.kind is KeyKind.PKCS12 else [])
+            found += [d for ref, what in private if ref is not None and (d := _loose(ref, what)) is not None]
+    return found
+
+
+def _loose(ref: SecretRef, what: str) -> Diagnostic | None:
+    if ref.source != "file" or os.name == "nt" or confinement_problem(ref):
+        return None
+    try:
+        mode = os.stat(file_path(ref)).st_mode
+    except (OSError, ValueError):
+        return None
+    if not (stat.S_ISREG(mode) and mode & (stat.S_IRGRP | stat.S_IROTH)):
+        return None
+    who = " and ".join(w for w, bit in (("group", stat.S_IRGRP), ("others", stat.S_IROTH)) if mode & bit)
+    return Diagnostic(Severity.WARNING, f"{what} {file_path(ref)} is readable by {who} "
+                      f"(mode {stat.S_IMODE(mode):04o}); make it private: chmod 600 {file_path(ref)}", ref.location)
+
+
+def file_path(ref: SecretRef) -> str:
+    """Where a `file:` reference points: relative to the manifest's folder."""
+    return os.path.join(ref.base_dir, ref.name)
+
+
+def root_of(ref: SecretRef) -> str:
+    return ref.root or repository_root(ref.base_dir)
+
+
+def confinement_problem(ref: SecretRef, what: str = "secret file") -> str | None:
+    """Why a `file:` reference (a secret, a password, a certificate or PKCS#12 file: `what`)
+    is refused (it leads outside its root), or None."""
+    reason = escape(ref.name, ref.base_dir, root_of(ref))
+    if reason is None:
+        return None
+    return (f"{what} {ref.name} is refused: {reason}; a {what} must be inside the repository, "
+            "or inside B2CKEYS_SECRETS_ROOT when that is set")
+
+
+def _read(ref: SecretRef, environ: Mapping[str, str]) -> tuple[str, None] | tuple[None, str]:
+    if ref.source == "env":
+        return _read_env(ref.name, environ)
+    if ref.source == "file":
+        refused = confinement_problem(ref)
+        if refused:
+            return None, refused
+        return _read_file(file_path(ref))
+    return None, f"unknown secret source '{ref.source}' (use env or file)"
+
+
+def _read_env(name: str, environ: Mapping[str, str]) -> tuple[str, None] | tuple[None, str]:
+    value = environ.get(name)
+    if value is None:
+        return None, f"environment variable {name} is not set"
+    if value == "":
+        return None, f"environment variable {name} is empty"
+    return value, None
+
+
+def _read_file(path: str) -> tuple[str, None] | tuple[None, str]:
+    if not os.path.exists(path):
+        return None, f"secret file {path} does not exist"
+    if os.path.isdir(path):
+        return None, f"secret file {path} is a folder"
+    try:
+        raw = read_regular_file(os.path.realpath(path), MAX_SECRET_BYTES)  # the path just checked
+    except OSError as e:
+        return None, f"secret file {path} cannot be read: {e.strerror or type(e).__name__}"
+    except ValueError as e:
+        return None, f"secret file {path} is {e}"
+    try:
+        value = raw.decode("utf-8-sig")  # a BOM (Windows editors) is not part of the secret
+    except UnicodeDecodeError:
+        return None, f"secret file {path} is not valid UTF-8"
+    value = value[:-2] if value.endswith("\r\n") else value[:-1] if value.endswith("\n") else value
+    if value == "":
+        return None, f"secret file {path} is empty"
+    return value, None

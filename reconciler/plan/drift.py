@@ -1,0 +1,173 @@
+"""drift(desired, live, now, window) -> DriftReport: is the tenant as the manifests say,
+and will every key set keep a working key? Pure: no I/O, no clock.
+
+What is reported (each with its exit bit, design 3.3):
+
+- 2: changes pending: the plan is not empty.
+- 4: unmanaged: live key sets no manifest declares, and live keys no desired key
+  matches (B2C's `.bak` backups are ignored, as the planner does).
+- 8: key problems, checked on every live key set (managed or not, backups aside),
+  with the active-key rule of `reconciler.plan.activekey`:
+  - a key set with no active key now, or none at the end of the window;
+  - the key that expired last, in a key set that has no active key now;
+  - a key that expires within the window while it is the active key, with no
+    other key to take over at that moment;
+  - a key set whose active key by that rule is not the one B2C's getActiveKey
+    names (`graph_active`, one extra GET per key set, made by `b2ckeys drift`
+    only). B2C's answer is the authority: when it disagrees, the expiry checks
+    above, which rest on the local rule, cannot be trusted for that key set (a
+    disabled key the list answer does not show as disabled, say), and when B2C
+    says "no active key" sign-ins fail now. So a disagreement is a key problem.
+
+An expired or expiring key that another key has taken over from (or will take
+over from) is rotation working as intended and is not reported: keys cannot be
+deleted, so reporting every old key would keep a nightly job red forever.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from .activekey import active_key, is_enabled, next_valid_from
+from ..core.changes import Change, Plan, Unmanaged
+from ..core.model import DesiredState, LiveKey, LiveKeySet, LiveState, format_time, is_backup
+from .planner import plan as make_plan
+
+DAY = 86_400
+DEFAULT_WINDOW_DAYS = 30
+
+CHANGES_PENDING, UNMANAGED, KEY_PROBLEMS = 2, 4, 8
+
+
+@dataclass(frozen=True)
+class KeyExpiry:
+    """A live key whose expiry leaves its key set without an active key."""
+
+    keyset_id: str
+    kid: str
+    exp: int
+    expired: bool  # True: exp <= now; False: exp within the window
+
+
+@dataclass(frozen=True)
+class NoActiveKey:
+    """A key set B2C cannot sign or decrypt with (AADB2C90019) now and/or at the window's end."""
+
+    keyset_id: str
+    now: bool
+    window_end: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class ActiveCheck:
+    """A key set's active key by the local rule, and by B2C's getActiveKey when it was asked."""
+
+    keyset_id: str
+    local_kid: str | None
+    graph_kid: str | None = None
+    checked: bool = False
+
+    @property
+    def agree(self) -> bool:
+        return not self.checked or self.local_kid == self.graph_kid
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    plan: Plan
+    now: int
+    window_days: int
+    expired: tuple[KeyExpiry, ...] = ()
+    expiring: tuple[KeyExpiry, ...] = ()
+    no_active: tuple[NoActiveKey, ...] = ()
+    active: tuple[ActiveCheck, ...] = ()
+
+    @property
+    def window_end(self) -> int:
+        return self.now + self.window_days * DAY
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        return self.plan.changes
+
+    @property
+    def unmanaged(self) -> tuple[Unmanaged, ...]:
+        return self.plan.unmanaged
+
+    @property
+    def disagreements(self) -> tuple[ActiveCheck, ...]:
+        return tuple(a for a in self.active if not a.agree)
+
+    @property
+    def key_problems(self) -> int:
+        return len(self.expired) + len(self.expiring) + len(self.no_active) + len(self.disagreements)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when there is nothing to report, else the OR of 2, 4 and 8."""
+        return ((CHANGES_PENDING if self.changes else 0) | (UNMANAGED if self.unmanaged else 0)
+                | (KEY_PROBLEMS if self.key_problems else 0))
+
+
+def drift(desired: DesiredState, live: LiveState, now: int, window_days: int = DEFAULT_WINDOW_DAYS,
+          graph_active: Mapping[str, str | None] | None = None) -> DriftReport:
+    """`graph_active`: key set id -> the kid getActiveKey named (None: it said there is none)."""
+    end = now + window_days * DAY
+    expired: list[KeyExpiry] = []
+    expiring: list[KeyExpiry] = []
+    no_active: list[NoActiveKey] = []
+    active: list[ActiveCheck] = []
+    graph_active = graph_active or {}
+    for keyset in sorted(live.keysets, key=lambda k: k.id.upper()):
+        if is_backup(keyset.id):
+            continue
+        keys = keyset.keys
+        local = active_key(keys, now)
+        active.append(ActiveCheck(keyset.id, local.kid if local else None, graph_active.get(keyset.id),
+                                  keyset.id in graph_active))
+        none_now, none_at_end = local is None, active_key(keys, end) is None
+        if none_now or none_at_end:
+            at = now if none_now else end
+            no_active.append(NoActiveKey(keyset.id, none_now, none_at_end, why_no_active_key(keys, at)))
+        if none_now:
+            last = _last_expired(keys, now)
+            if last is not None:
+                expired.append(KeyExpiry(keyset.id, last.kid, last.exp, True))
+        expiring.extend(_expiring_without_successor(keyset, now, end))
+    expiring.sort(key=lambda e: (e.exp, e.keyset_id.upper(), e.kid))
+    return DriftReport(make_plan(desired, live, now), now, window_days,
+                       tuple(expired), tuple(expiring), tuple(no_active), tuple(active))
+
+
+def why_no_active_key(keys: tuple[LiveKey, ...], t: int) -> str:
+    """In words: why no key of the key set is valid at `t`."""
+    if not keys:
+        return "it has no keys"
+    enabled = [k for k in keys if is_enabled(k)]
+    if not enabled:
+        return "all its keys are disabled"
+    reasons = []
+    last = _last_expired(keys, t)
+    if last is not None:
+        reasons.append(f"its last key expired on {format_time(last.exp)}")
+    upcoming = next_valid_from(keys, t)
+    if upcoming is not None:
+        reasons.append(f"its next key is valid from {format_time(upcoming)}")
+    return "; ".join(reasons) or "none of its keys is valid then"
+
+
+def _last_expired(keys: tuple[LiveKey, ...], t: int) -> LiveKey | None:
+    expired = [k for k in keys if is_enabled(k) and k.exp is not None and k.exp <= t]
+    return max(expired, key=lambda k: k.exp) if expired else None
+
+
+def _expiring_without_successor(keyset: LiveKeySet, now: int, end: int) -> list[KeyExpiry]:
+    found = []
+    for key in keyset.keys:
+        if key.exp is None or not now < key.exp <= end or not is_enabled(key):
+            continue
+        if active_key(keyset.keys, key.exp - 1) == key and active_key(keyset.keys, key.exp) is None:
+            found.append(KeyExpiry(keyset.id, key.kid, key.exp, False))
+    return found

@@ -1,0 +1,66 @@
+"""`apply PLANFILE`: a saved plan is applied only while it still holds. The manifests
+and secrets are checked against the plan file before any call to Graph, the tenant's
+key sets after signing in; a stale plan is refused (ApplyRefused), saying what changed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+
+from ..core.errors import ApplyRefused
+from ..core.diagnostics import printable
+from ..manifest.confine import SECRETS_ROOT_VARIABLE
+from ..manifest.secrets import loose_file_warnings
+from ..plan import planfile
+from ..plan.data import live_data, plan_data
+from ..plan.livediff import live_changes
+from ..plan.planner import plan as make_plan
+from .session import Planned, Session
+
+
+def load_saved_plan(session: Session, path: str, *, workers: int = 1) -> Planned:
+    """The saved plan's changes, with the state and client to apply them, once the plan is
+    checked against the manifests and the tenant as they are now."""
+    saved = planfile.read(path)
+    paths = [str(p) for p in saved["manifests"].get("paths") or ()]
+    policies = [str(p) for p in saved["manifests"].get("policies") or ()]
+    state = session.load(paths, policies=policies)
+    session.report(loose_file_warnings(state))
+    changed = planfile.manifest_differences(saved["manifests"], planfile.manifest_record(state, paths, policies))
+    if changed:
+        raise ApplyRefused(_stale(path, "the manifests changed since the plan was made", changed))
+    changes = planfile.changes(saved, secrets_root(session.environ))  # file refs confined as the manifests' are
+    session.require_secrets(state)
+
+    client = session.connect(state.tenant, command="apply", write=True, workers=workers)
+    now = _now()
+    live = session.read_live(client, state, now)
+    then = {k: v for k, v in saved["live"].items() if k != "digest"}
+    if planfile.digest(live_data(live)) != saved["live"].get("digest"):
+        when = saved.get("createdAt", "?")
+        lines = live_changes(then, live_data(live)) or ["the live key sets differ from the plan's record"]
+        raise ApplyRefused(_stale(path, f"the tenant changed since the plan was made ({when})", lines))
+    fresh = make_plan(state, live, now=now)
+    if plan_data(fresh)["changes"] != saved["plan"].get("changes"):
+        raise ApplyRefused(_stale(path, "planning again now gives other changes", [
+            "the tenant and the manifests are as recorded, so time did it: a key's exp has passed, a rotation "
+            "became due, or a new UTC day began since (a rotation's first key starts at midnight)"]))
+    return Planned(state, replace(fresh, changes=changes), client)
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def secrets_root(environ) -> str:
+    """The real path of B2CKEYS_SECRETS_ROOT, or "" (each manifest's repository)."""
+    root = environ.get(SECRETS_ROOT_VARIABLE)
+    return os.path.realpath(root) if root else ""
+
+
+def _stale(path: str, why: str, lines: list[str]) -> str:
+    listed = "\n".join(f"  - {printable(line)}" for line in lines)  # names from the tenant: one line each
+    return (f"the saved plan {path} is stale: {why}:\n{listed}\n"
+            f"Nothing was changed. Make and review a new plan: b2ckeys plan --out {path}")

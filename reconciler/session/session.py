@@ -1,0 +1,194 @@
+"""The library face: `Session` runs load → sign in → guards → read live → plan → apply
+(octoDNS's `Manager`) and returns data. It prints nothing: each step's warnings go to
+`on_diagnostics` as soon as they are known (the CLI prints them there, so a warning
+comes before the error that may follow it), and are kept in `Session.diagnostics`.
+
+    from reconciler import Session
+
+    session = Session()                       # signs in as the environment says
+    planned = session.plan(["manifests"])     # Planned(state, plan, client)
+    if not planned.plan.is_empty:
+        report = session.apply(planned)       # ApplyReport: done, failed, not attempted
+
+Every user error is a `ReconcilerError` carrying its location; nothing here exits.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Mapping, Sequence
+
+from ..core.changes import Change, Plan
+from ..core.diagnostics import Diagnostic, Severity
+from ..core.errors import GraphNotFound, ManifestError
+from ..core.model import DesiredState, LiveState, SecretRef, is_backup
+from ..core.report import ApplyReport, Outcome
+from ..graph.client import GraphClient, connect_graph
+from ..graph.settings import from_environment as settings_from
+from ..manifest import background
+from ..manifest.files import DEFAULT_PATHS
+from ..manifest.export import ExportResult, export_manifest
+from ..manifest.secrets import loose_file_warnings, missing_secret_diagnostics, resolve
+from ..manifest.state import load_state
+from ..plan.drift import DriftReport, drift
+from ..plan import planner
+from ..signin.auth import TokenProvider
+from ..signin.credentials import Kind, kind_from_environment
+from ..signin.preflight import check
+from . import applier
+from .live import read_live
+
+@dataclass(frozen=True)
+class Planned:
+    """A plan with what it was computed from, and the client (signed in, past the guards)
+    that `Session.apply` makes its changes with."""
+
+    state: DesiredState
+    plan: Plan
+    client: GraphClient
+
+
+class Session:
+    """One run against one tenant, configured by `environ` (the process environment by
+    default: AZURE_*, B2CKEYS_*)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None, *,
+                 on_diagnostics: Callable[[Sequence[Diagnostic]], None] | None = None):
+        self.environ = os.environ if environ is None else environ
+        self.diagnostics: list[Diagnostic] = []
+        self._on_diagnostics = on_diagnostics
+
+    def report(self, diagnostics: Sequence[Diagnostic]) -> None:
+        """Keeps warnings (and passes them to `on_diagnostics`, when there are any)."""
+        if diagnostics:
+            self.diagnostics.extend(diagnostics)
+            if self._on_diagnostics:
+                self._on_diagnostics(diagnostics)
+
+    # -- the desired state ------------------------------------------------------------
+
+    def load(self, paths: Sequence[str] = (), *, policies: Sequence[str] = (), validating: bool = False
+             ) -> DesiredState:
+        """Manifests, certificate facts and policy references; ManifestError with every error.
+        `validating`: the offline check (`validate`), where unavailable files are warnings."""
+        state, warnings = load_state(paths or DEFAULT_PATHS, self.environ, policies=policies or (),
+                                     validating=validating)
+        self.report(warnings)
+        return state
+
+    def secret_warnings(self, state: DesiredState, severity: Severity = Severity.WARNING) -> list[Diagnostic]:
+        """Secrets that cannot be read now (variables unset, files missing), and secret files
+        others may read."""
+        return missing_secret_diagnostics(state, severity, self.environ) + loose_file_warnings(state)
+
+    def check_secrets(self, state: DesiredState) -> None:
+        """Before any call to Graph that writes: secret files others may read are reported,
+        and every secret must be there (ManifestError)."""
+        self.report(loose_file_warnings(state))
+        self.require_secrets(state)
+
+    def require_secrets(self, state: DesiredState) -> None:
+        """Every secret the manifests reference can be read now, or ManifestError."""
+        missing = missing_secret_diagnostics(state, Severity.ERROR, self.environ)
+        if missing:
+            raise ManifestError(missing)
+
+    # -- signing in ---------------------------------------------------------------------
+
+    def connect(self, tenant: str | None | Callable[[], str | None], *, command: str, write: bool,
+                workers: int = 1) -> GraphClient:
+        """A Graph client signed in as the environment says, once the tenant and permission
+        guards passed (before any key-set call); paced to B2CKEYS_MAX_RPM requests a minute
+        across all `workers`. `tenant`: the manifests' tenant (or None), or a function that
+        waits for it, called once signed in."""
+        kind = kind_from_environment(self.environ)
+        settings = settings_from(self.environ, app_required=kind is not Kind.MANAGED_IDENTITY)
+        provider = TokenProvider(settings, self.environ)
+        if callable(tenant):
+            provider.identity()  # signs in while the manifests load
+            tenant = tenant()
+        check(provider, settings, tenant, command=command, write=write)
+        return connect_graph(settings, provider, workers=workers)
+
+    def load_and_list(self, paths: Sequence[str] = (), *, policies: Sequence[str] = (), command: str
+                      ) -> tuple[DesiredState, GraphClient, LiveState]:
+        """The desired state, a client signed in past the guards, and the tenant's key sets.
+        Large manifest sets load in a process of their own meanwhile (`manifest.background`);
+        when signing in or listing fails, the manifests' errors, if any, are raised instead."""
+        with background.start_loading(paths or DEFAULT_PATHS, self.environ, policies=policies or ()) as loading:
+            try:
+                client = self.connect(loading.tenant, command=command, write=False)
+                listed = client.list_keysets()
+            except Exception:
+                _, warnings = loading.result()  # bad manifests are the first thing to fix
+                self.report(warnings)  # then what was wrong with signing in or listing
+                raise
+            state, warnings = loading.result()
+        self.report(warnings)
+        return state, client, listed
+
+    # -- plan, drift, apply -----------------------------------------------------------------
+
+    def read_live(self, client: GraphClient, state: DesiredState, now: int, *,
+                  listed: LiveState | None = None) -> LiveState:
+        live, warnings = read_live(client, state, now, listed=listed)
+        self.report(warnings)
+        return live
+
+    def plan_against(self, state: DesiredState, client: GraphClient, listed: LiveState | None = None) -> Plan:
+        """The plan for `state` against the tenant as it is now; the live state's warnings
+        are the plan's first warnings."""
+        now = int(time.time())
+        live, warnings = read_live(client, state, now, listed=listed)
+        made = planner.plan(state, live, now=now)
+        return replace(made, warnings=tuple(warnings) + made.warnings) if warnings else made
+
+    def plan(self, paths: Sequence[str] = (), *, policies: Sequence[str] = ()) -> Planned:
+        """Load, sign in (read permission), list, plan: what `b2ckeys plan` shows."""
+        state, client, listed = self.load_and_list(paths, policies=policies, command="plan")
+        return Planned(state, self.plan_against(state, client, listed), client)
+
+    def plan_to_apply(self, paths: Sequence[str] = (), *, policies: Sequence[str] = (), workers: int = 1
+                      ) -> Planned:
+        """As `plan`, for `apply`: every secret checked before any call to Graph, and a client
+        signed in with the write permission, paced across `workers`."""
+        state = self.load(paths, policies=policies)
+        self.check_secrets(state)
+        client = self.connect(state.tenant, command="apply", write=True, workers=workers)
+        return Planned(state, self.plan_against(state, client), client)
+
+    def drift(self, paths: Sequence[str] = (), *, policies: Sequence[str] = (), window_days: int) -> DriftReport:
+        """What `b2ckeys drift` reports, with B2C's own word on each key set's active key
+        (one extra GET per key set)."""
+        state, client, listed = self.load_and_list(paths, policies=policies, command="drift")
+        now = int(time.time())
+        live = self.read_live(client, state, now, listed=listed)
+        graph_active = {}
+        for keyset in live.keysets:
+            if not is_backup(keyset.id):
+                try:
+                    found = client.get_active_key(keyset.id)
+                except GraphNotFound:  # deleted since the list: nothing to compare
+                    continue
+                graph_active[keyset.id] = found.kid if found else None
+        return drift(state, live, now, window_days, graph_active)
+
+    def export(self, *, schema_ref: str) -> ExportResult:
+        """The tenant's key sets as a manifest, secrets as references (`b2ckeys export`)."""
+        live = self.connect(None, command="export", write=False).list_keysets()
+        return export_manifest(live, schema_ref=schema_ref, tenant=self.environ.get("AZURE_TENANT_ID"))
+
+    def apply(self, planned: Planned, *, parallelism: int = 1,
+              on_start: Callable[[Change], None] | None = None,
+              on_outcome: Callable[[Outcome], None] | None = None,
+              stop: threading.Event | None = None) -> ApplyReport:
+        """Makes the plan's changes (`session.applier`); secrets are read just before the call
+        that needs them."""
+        return applier.apply(planned.plan, planned.client, resolve=self.resolve, on_start=on_start,
+                             on_outcome=on_outcome, parallelism=parallelism, stop=stop)
+
+    def resolve(self, ref: SecretRef) -> str:
+        return resolve(ref, self.environ)

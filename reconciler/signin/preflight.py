@@ -1,0 +1,93 @@
+"""Checks made after sign-in and before any key-set call: the tenant guard and the
+permission guard. Each refusal is one `PreflightError` line that says what to fix.
+
+- Tenant: a manifest's `tenant` (a GUID, or a domain resolved to its GUID through the
+  OIDC discovery document at the login host) must be the token's `tid`.
+- Permission: from the token's `roles`, `plan` (and `doctor`) need
+  TrustFrameworkKeySet.Read.All or .ReadWrite.All; `apply` needs .ReadWrite.All.
+"""
+
+from __future__ import annotations
+
+import re
+
+import requests
+
+from .auth import Identity, TokenProvider
+from .credentials import Kind
+from ..core.errors import PreflightError
+from ..graph.settings import Settings
+from ..graph.transport import Session
+
+READ_ROLE = "TrustFrameworkKeySet.Read.All"
+WRITE_ROLE = "TrustFrameworkKeySet.ReadWrite.All"
+DISCOVERY_TIMEOUT = (10, 30)
+NOTHING_DONE = "nothing was read or changed"
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+GRANT_APP = ("grant it in the Entra admin center: App registrations > the app > API permissions > "
+             "Add a permission > Microsoft Graph > Application permissions > {role} > Add permissions, "
+             "then Grant admin consent")
+GRANT_MANAGED_IDENTITY = ("grant it to the managed identity with an app role assignment on the Microsoft Graph "
+                          "service principal (New-MgServicePrincipalAppRoleAssignment, or POST "
+                          "/servicePrincipals/GRAPH-SP-ID/appRoleAssignedTo); the portal cannot do it")
+
+
+def check(provider: TokenProvider, settings: Settings, tenant: str | None, *, command: str, write: bool) -> Identity:
+    """Sign in (if not yet done), then both guards. Returns who we are."""
+    identity = provider.identity()
+    if tenant:
+        check_tenant(tenant, identity, settings)
+    problem = missing_permission(identity, command=command, write=write, kind=provider.kind)
+    if problem:
+        raise PreflightError(f"{problem}; {NOTHING_DONE}")
+    return identity
+
+
+def missing_permission(identity: Identity, *, command: str, write: bool, kind: Kind) -> str | None:
+    roles = identity.roles or ()
+    if WRITE_ROLE in roles or (not write and READ_ROLE in roles):
+        return None
+    needed = WRITE_ROLE if write else f"{READ_ROLE} (or {WRITE_ROLE})"
+    held = ", ".join(roles) if roles else "none"
+    grant = GRANT_MANAGED_IDENTITY if kind is Kind.MANAGED_IDENTITY else GRANT_APP.format(role=WRITE_ROLE if write else READ_ROLE)
+    return (f"missing permission: 'b2ckeys {command}' needs the Microsoft Graph application permission {needed}; "
+            f"the token of app {identity.app_id or '(unknown)'} has roles: {held}. To fix, {grant}")
+
+
+def check_tenant(tenant: str, identity: Identity, settings: Settings) -> None:
+    signed_in = identity.tenant_id
+    configured = f" (AZURE_TENANT_ID={settings.tenant_id})" if settings.tenant_id else ""
+    if not signed_in:
+        raise PreflightError(f"the manifests name tenant {tenant}, but the token names no tenant (no tid claim); "
+                             f"{NOTHING_DONE}")
+    wanted = tenant if _GUID.fullmatch(tenant) else resolve_domain(tenant, settings, signed_in)
+    if wanted.lower() != signed_in.lower():
+        shown = tenant if wanted == tenant else f"{tenant} ({wanted})"
+        raise PreflightError(f"wrong tenant: the manifests are for tenant {shown}, but b2ckeys is signed in to "
+                             f"tenant {signed_in}{configured}; check AZURE_TENANT_ID or the manifests' "
+                             f"'tenant'; {NOTHING_DONE}")
+
+
+def resolve_domain(domain: str, settings: Settings, signed_in: str) -> str:
+    """The tenant GUID of `domain`, from the issuer of its OIDC discovery document."""
+    url = f"{settings.authority_host}/{domain}/v2.0/.well-known/openid-configuration"
+    try:
+        response = Session(verify=settings.verify, timeout=DISCOVERY_TIMEOUT).get(url)
+    except requests.RequestException as e:
+        raise PreflightError(f"cannot check the manifests' tenant {domain}: {url} could not be read "
+                             f"({type(e).__name__}); check AZURE_AUTHORITY_HOST and B2CKEYS_CA_BUNDLE; "
+                             f"{NOTHING_DONE}") from None
+    issuer = ""
+    if response.status_code == 200:
+        try:
+            issuer = str(response.json().get("issuer") or "")
+        except ValueError:
+            issuer = ""
+    found = _GUID.search(issuer)
+    if found:
+        return found.group(0)
+    code = re.search(r"AADSTS\d+", response.text or "")
+    why = f"HTTP {response.status_code}" + (f" {code.group(0)}" if code else "")
+    raise PreflightError(f"wrong tenant: the manifests are for tenant {domain}, which {settings.authority_host} "
+                         f"does not know ({why}), and b2ckeys is signed in to tenant {signed_in}; check the "
+                         f"manifests' 'tenant' and AZURE_TENANT_ID; {NOTHING_DONE}")
