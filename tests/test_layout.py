@@ -1,78 +1,135 @@
-"""Project-wide rules: module layering, shipped manifests, documented commands."""
+"""The house rules: the layers of ARCHITECTURE.md (import-linter's contracts in
+pyproject.toml), no import cycles, lazy imports that say why, small modules, and
+shipped manifests that validate."""
 
 import ast
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import grimp
 import pytest
 
-from reconciler.cli.main import build_parser
 from reconciler.manifest.reader import load_manifests
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "reconciler"
-
-# module -> imports it must not make (design section 2)
-FORBIDDEN = {
-    "model": {"yaml", "requests", "msal", "jsonschema", "reconciler.graph.client", "reconciler.cli.main", "reconciler.signin.auth"},
-    "manifest": {"reconciler.graph.client", "reconciler.cli.main", "requests", "msal"},
-    "schema": {"reconciler.graph.client", "reconciler.cli.main", "requests", "msal"},
-    "secrets": {"reconciler.cli.main", "reconciler.graph.client", "requests"},
-    "credentials": {"reconciler.cli.main", "reconciler.graph.client", "reconciler.signin.auth", "requests", "msal"},
-    "auth": {"reconciler.cli.main", "reconciler.graph.client", "reconciler.signin.preflight"},
-    "preflight": {"reconciler.cli.main", "reconciler.graph.client", "msal"},
-    "doctor": {"reconciler.cli.main"},
-    "graph": {"reconciler.cli.main", "reconciler.plan.planner"},
-    "planner": {"reconciler.graph.client", "reconciler.signin.auth", "reconciler.cli.main", "requests", "msal"},
-    "render": {"reconciler.graph.client", "requests", "msal"},
-    "applier": {"reconciler.cli.main"},
-    "activekey": {"reconciler.graph.client", "reconciler.cli.main", "requests", "msal"},
-    "drift": {"reconciler.graph.client", "reconciler.signin.auth", "reconciler.cli.main", "requests", "msal"},
-    "export": {"reconciler.graph.client", "reconciler.signin.auth", "reconciler.cli.main", "requests", "msal", "yaml"},
-    "livediff": {"reconciler.graph.client", "reconciler.cli.main", "requests", "msal"},
-    "render_json": {"reconciler.graph.client", "reconciler.cli.main", "requests", "msal"},
-    "render_drift": {"reconciler.graph.client", "reconciler.cli.main", "requests", "msal"},
-    "render_markdown": {"reconciler.graph.client", "reconciler.cli.main", "requests", "msal"},
-    "planfile": {"reconciler.graph.client", "reconciler.signin.auth", "reconciler.cli.main", "requests", "msal"},
-    "diagnostics": {"yaml", "requests", "msal", "jsonschema", "reconciler.graph.client", "reconciler.cli.main"},
-    "rotation": {"reconciler.graph.client", "reconciler.signin.auth", "reconciler.cli.main", "requests", "msal"},
-    "prune": {"reconciler.graph.client", "reconciler.signin.auth", "reconciler.cli.main", "requests", "msal"},
-    "policies": {"reconciler.graph.client", "reconciler.signin.auth", "reconciler.cli.main", "requests", "msal", "xml"},
-    "certificates": {"reconciler.graph.client", "reconciler.signin.auth", "reconciler.cli.main", "requests", "msal"},
-    "steps": {"reconciler.cli.main", "requests", "msal"},
-    "graph_lifecycle": {"reconciler.cli.main", "reconciler.plan.planner"},
-}
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+MAX_LINES = 300
 
 
-def imports_of(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: resolve against the file's package
-                package = path.parent.relative_to(ROOT).parts
-                base = ".".join(package[: len(package) - node.level + 1])
-                module = f"{base}.{node.module}" if node.module else base
-                found.add(module)
-                found.update(f"{module}.{alias.name}" for alias in node.names)
-            else:
-                found.add(node.module)
+def lint_imports(root: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(root)}  # the package in `root`, not the installed one
+    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_the_layers_hold():
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+def test_an_upward_import_breaks_the_layers(tmp_path):
+    """The contract is live: the core importing the command line is caught."""
+    shutil.copytree(PACKAGE, tmp_path / "reconciler", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    model = tmp_path / "reconciler" / "core" / "model.py"
+    model.write_text(model.read_text() + "\nfrom ..cli.main import main  # noqa: E402 (deliberately upward)\n")
+    result = lint_imports(tmp_path)
+    assert result.returncode != 0
+    assert "reconciler.core.model -> reconciler.cli.main" in result.stdout
+
+
+def test_no_module_imports_itself_back():
+    """No cycles between modules: function-local imports count too (type hints do not)."""
+    graph = grimp.build_graph("reconciler", exclude_type_checking_imports=True)
+    cycles = _cycles({m: graph.find_modules_directly_imported_by(m) for m in graph.modules})
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(sorted(c)) for c in cycles)
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[set[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in edges.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                member = stack.pop()
+                component.add(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(component)
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
     return found
 
 
-@pytest.mark.parametrize("module", sorted(FORBIDDEN))
-def test_layering(module):
-    imported = imports_of(PACKAGE / f"{module}.py")
-    bad = {name for name in imported for banned in FORBIDDEN[module]
-           if name == banned or name.startswith(banned + ".")}
-    assert not bad, f"reconciler.{module} must not import {sorted(bad)}"
+MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
-def test_emulator_stands_apart_from_the_rest():
-    for path in (PACKAGE / "emulator").glob("*.py"):
-        outside = {name for name in imports_of(path)
-                   if name.startswith("reconciler.") and not name.startswith("reconciler.emulator")}
-        assert not outside, f"{path.name} imports {sorted(outside)}"
+def _local_imports(path: Path):
+    """Imports inside functions (not under `if TYPE_CHECKING:`), as (line number, first of a run)."""
+    tree = ast.parse(path.read_text())
+    typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                   for n in ast.walk(node)}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            previous_was_import = False
+            for statement in node.body:
+                is_import = isinstance(statement, (ast.Import, ast.ImportFrom)) and id(statement) not in typing_only
+                if is_import:
+                    yield statement.lineno, not previous_was_import
+                previous_was_import = is_import
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(PACKAGE)) for p in MODULES])
+def test_a_lazy_import_says_why(path):
+    """Imports belong at the top; one inside a function is there for start-up time or
+    memory, and its first line says so in a comment."""
+    lines = path.read_text().splitlines()
+    silent = [n for n, first in _local_imports(path) if first and "#" not in lines[n - 1]]
+    assert not silent, f"{path.name}: lines {silent} import inside a function without saying why"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(PACKAGE)) for p in MODULES])
+def test_modules_stay_small(path):
+    assert len(path.read_text().splitlines()) <= MAX_LINES
+
+
+def test_help_imports_neither_the_network_nor_yaml():
+    """`b2ckeys --help` pays for argparse and the parser only (start-up stays fast)."""
+    code = ("import sys; from reconciler.cli import main\n"
+            "try: main(['--help'])\nexcept SystemExit: pass\n"
+            "heavy = sorted(m for m in ('requests', 'msal', 'yaml', 'jsonschema', 'cryptography', 'deepdiff') "
+            "if m in sys.modules)\nprint('HEAVY', heavy)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+
+
+def test_validate_imports_neither_jsonschema_nor_cryptography_for_valid_manifests():
+    code = ("import sys; from reconciler.cli import main\n"
+            f"main(['validate', {str(ROOT / 'manifests')!r}], environ={{}})\n"
+            "print('HEAVY', sorted(m for m in ('requests', 'msal', 'jsonschema', 'cryptography') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
 
 
 SHIPPED = sorted((ROOT / "manifests").rglob("*.yaml")) + sorted((ROOT / "examples").glob("*.yaml"))
@@ -84,23 +141,3 @@ def test_shipped_manifests_validate_and_name_the_schema(path):
     assert first == "# yaml-language-server: $schema=../schemas/keysets.schema.json"
     assert (path.parent / "../schemas/keysets.schema.json").resolve().is_file()
     assert load_manifests([str(path)]).state.keysets
-
-
-def subcommands():
-    parser = build_parser()
-    action = next(a for a in parser._actions if a.dest == "command")
-    return action.choices
-
-
-@pytest.mark.parametrize("name", sorted(subcommands()))
-def test_every_command_is_documented_and_has_help(name):
-    readme = (ROOT / "README.md").read_text()
-    assert f"b2ckeys {name}" in readme
-    command = subcommands()[name]
-    assert command.description
-    for action in command._actions:
-        if action.dest != "help":
-            assert action.help, f"{name} {action.option_strings or action.dest} has no help"
-            for flag in action.option_strings:
-                if flag.startswith("--"):
-                    assert flag in readme, f"README does not mention {name} {flag}"
