@@ -8,7 +8,7 @@ the interpreter's own start-up is outside, in the caller's wall time):
   imports    until the CLI module is imported
   load       waiting for the manifests: all of their reading and checking when it
              runs in this process; when a process of its own loads them (large
-             manifest sets in `plan` and `drift`, see reconciler/loading.py), only
+             manifest sets in `plan` and `drift`, see reconciler/manifest/background.py), only
              the waits for its tenant and its result
   list       listing the tenant
   sign_in    the first access token

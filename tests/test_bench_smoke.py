@@ -156,3 +156,19 @@ def test_plan_of_a_large_tenant_makes_one_request_per_page(emu, tmp_path, capsys
     assert main(["plan", "--detailed-exitcode", str(tmp_path)], environ=dict(emu.env)) == 0
     assert "No changes." in capsys.readouterr().out
     assert emu.stats()["graph_requests"] == 9  # ceil(60 / 7) pages, nothing per key set
+
+
+@pytest.mark.parametrize("pages, expected", [
+    (1, 2 * 0.05),  # the token request and one page
+    (100, 101 * 0.05),  # 10,000 key sets at 100 a page: latency bounds it
+    (200, 201 * 0.05),  # the throttle's limit, not yet its window
+    (201, 0.05 + 60 + 0.05),  # the 201st page waits a minute after the first
+    (500, 0.05 + 2 * 60 + 100 * 0.05),  # 50,000 key sets: the throttle, not the latency, bounds it
+])
+def test_the_lower_bound_counts_the_throttle_beyond_200_pages_a_minute(pages, expected):
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    try:
+        from run import lower_bound
+    finally:
+        sys.path.remove(os.path.join(ROOT, "bench"))
+    assert lower_bound(pages, 0.05) == pytest.approx(expected)

@@ -44,7 +44,7 @@ class Reason(str, enum.Enum):
     UNMANAGED_KEY = "unmanaged_key"  # disableUnmanagedKeys: no desired key matches the key
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One planned Graph call. `key` is set for key additions, `kid` for DISABLE_KEY."""
 
@@ -57,7 +57,7 @@ class Change:
     detail: str = ""  # the reason in words, e.g. "key abc expires 2026-07-01T00:00:00Z"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unmanaged:
     """A live key set no manifest declares (kid None), or a live key no desired key matches."""
 
@@ -67,7 +67,7 @@ class Unmanaged:
     note: str = ""  # e.g. why a key set is kept although prune is on
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ActiveKey:
     """A changed key set's active key by B2C's rule, now and once applied (`after_change`:
     the index in `Plan.changes` of a new key that will be the active one)."""
@@ -78,7 +78,7 @@ class ActiveKey:
     after_change: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     changes: tuple[Change, ...] = ()
     unmanaged: tuple[Unmanaged, ...] = ()

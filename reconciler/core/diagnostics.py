@@ -22,7 +22,7 @@ def shown(text: str, limit: int = 64) -> str:
     text = printable(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, slots=True, order=True)
 class Location:
     """A place in a source file; line and column count from 1."""
 
@@ -41,7 +41,7 @@ class Severity(str, enum.Enum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     """One finding about the input, terraform-style: severity, message, where."""
 

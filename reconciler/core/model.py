@@ -76,7 +76,7 @@ class KeyKind(str, enum.Enum):
         return self in (KeyKind.CERTIFICATE, KeyKind.PKCS12)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SecretRef:
     """Where a secret value comes from: `{env: NAME}` or `{file: PATH}`.
 
@@ -96,13 +96,13 @@ class SecretRef:
         return f"{self.source}:{shown(self.name, 200)}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rotation:  # `rotate: {lifetime: 180d, renewBefore: 30d}` on a generated key, in seconds
     lifetime: int
     renew_before: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredKey:
     """One desired key. `secret` is the reference the upload needs: the value of a
     `secret` key, the password of a `pkcs12` key. `file` is the certificate or PKCS#12
@@ -122,7 +122,7 @@ class DesiredKey:
 
     @property
     def identity(self) -> tuple:
-        """What makes two keys "the same key" for planning (design 3.5)."""
+        """What makes two keys "the same key" for planning (docs/manifests.md: how plans are made)."""
         if self.kind.is_certificate:
             return (self.kty, self.use, "x5t", self.x5t or f"{self.file.source}:{self.file.name}")
         return (self.kty, self.use, self.nbf, self.exp)
@@ -134,7 +134,7 @@ class DesiredKey:
         return live.identity == self.identity
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredKeySet:
     name: str  # as written in the manifest, prefix stripped
     keys: tuple[DesiredKey, ...]
@@ -147,7 +147,7 @@ class DesiredKeySet:
         return keyset_id(self.name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PolicyReference:  # StorageReferenceId="B2C_1A_…" in a custom-policy file
     keyset_id: str
     location: Location
@@ -172,7 +172,7 @@ class DesiredState:
         return _first_by_id(self.keysets)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LiveKey:
     kid: str
     kty: KeyType
@@ -187,7 +187,7 @@ class LiveKey:
         return (self.kty, self.use, self.nbf, self.exp)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LiveKeySet:
     id: str
     keys: tuple[LiveKey, ...] = ()

@@ -16,14 +16,14 @@ class Status(str, enum.Enum):
     NOT_ATTEMPTED = "not attempted"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     change: Change
     status: Status
     detail: str = ""  # the new kid, a remark, or the error
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ApplyReport:
     outcomes: tuple[Outcome, ...]
     interrupted: bool = False

@@ -17,7 +17,7 @@ from .retry import BUSY_CODES, parse_retry_after
 
 MAX_ERROR_MESSAGE = 300
 
-# B2C codes with a meaning the client acts on (reference/graph-api.md §12)
+# B2C codes with a meaning the client acts on (reconciler/emulator/ASSUMPTIONS.md lists them with sources)
 NOT_FOUND_CODES = {"AADB2C90073", "AADB2C95052"}
 CONFLICT_CODES = {"AADB2C95028"}
 THROTTLE_CODES = {"AADB2C95043"}

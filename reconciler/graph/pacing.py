@@ -1,7 +1,7 @@
 """Client-side pacing: keep Graph requests under the per-app limit.
 
 Graph allows 200 requests per minute per app and tenant for key sets
-(reference/graph-api.md §7), counted over a sliding minute. A `Pacer` lets a
+(see reconciler/emulator/ASSUMPTIONS.md), counted over a sliding minute. A `Pacer` lets a
 request start only while fewer than `limit` requests are *active*: in flight,
 or answered less than a window ago. A request reaches Graph after it starts and
 before its answer comes back, so however the network delays it, Graph never

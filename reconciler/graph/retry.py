@@ -1,6 +1,6 @@
 """When to try a Graph call again, and how long to wait first.
 
-Three kinds of failure (reference/graph-api.md §7, §8, §12):
+Three kinds of failure (their codes and sources: reconciler/emulator/ASSUMPTIONS.md):
 
 - *rejected*: Graph refused the request and did nothing — 429, AADB2C95043
   (throttled), AADB2C95053 (another write to the key set in progress). Any

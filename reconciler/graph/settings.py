@@ -1,4 +1,4 @@
-"""Where to sign in and which Graph to talk to, read from the environment (design 3.2).
+"""Where to sign in and which Graph to talk to, read from the environment (README: Environment).
 
 No secret is held here: the credential is read by `reconciler.signin.auth` when a token
 is needed. Plain `http://` is refused except on loopback addresses.

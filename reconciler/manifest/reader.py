@@ -1,4 +1,4 @@
-"""Manifests → `DesiredState`: load the files (`manifest_files` finds them), check them, merge them.
+"""Manifests → `DesiredState`: load the files (`files` finds them), check them, merge them.
 
 Each file is read with locations (`yamlload`), checked against the JSON Schema
 (`schema`), then checked for what the schema cannot say: dates, a key set

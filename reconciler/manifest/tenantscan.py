@@ -1,7 +1,7 @@
 """The manifests' `tenant`, read ahead of the full load: exactly, or not at all.
 
-The tenant guard (issue 4) runs before any key-set call, so a command that wants to
-read the tenant while its manifests are still loading (`loading.py`) needs their
+The tenant guard runs before any key-set call, so a command that wants to
+read the tenant while its manifests are still loading (`background`) needs their
 `tenant` first. `declared_tenant` reads only the top level of each file, from
 libyaml's events, and answers only when the answer cannot differ from the full
 load's `DesiredState.tenant`:

@@ -1,4 +1,4 @@
-"""Which key of a key set B2C uses at a given time (reference/graph-api.md §6). Pure.
+"""Which key of a key set B2C uses at a given time (B2C's rule: among enabled keys valid at that time, the one with the latest nbf). Pure.
 
 Among the *enabled* keys (a key whose status Graph leaves out counts as enabled)
 that are valid at `t` (nbf <= t < exp; a missing bound is open), the one with the

@@ -1,6 +1,6 @@
 """What changed in the tenant between two live states, in sentences a person reads.
 
-Input is the metadata form of `render_json.live_data` (as saved in a plan file and
+Input is the metadata form of `plan.data.live_data` (as saved in a plan file and
 as read now); deepdiff finds the differences, each becomes one line such as
 "key set B2C_1A_X was created" or "key abc in B2C_1A_Y was added: oct sig, exp …".
 Pure.

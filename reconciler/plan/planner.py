@@ -1,4 +1,4 @@
-"""plan(desired, live, now) -> Plan: pure, no I/O, no clock (design 3.5).
+"""plan(desired, live, now) -> Plan: pure, no I/O, no clock (docs/manifests.md: how plans are made).
 
 - A desired key matches a live key when kty, use, nbf and exp are equal (a date
   left out must be absent on the live key too); a certificate key matches by its

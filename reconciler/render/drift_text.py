@@ -1,5 +1,5 @@
-"""Drift reports as text for people (the JSON form is in `render_json`, Markdown in
-`render_markdown`). Pure; shares the plan's wording from `render`."""
+"""Drift reports as text for people (the JSON form is in `plan.data`, Markdown in
+`render.markdown`). Pure; shares the plan's wording from `render.text`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Which credential to sign in with, read from the environment (design 3.2).
+"""Which credential to sign in with, read from the environment (docs/signing-in.md).
 
 The order, as azure-identity's EnvironmentCredential, first match wins:
 
