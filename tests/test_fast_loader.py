@@ -1,4 +1,4 @@
-"""The libyaml-backed loader (issue 7) must be indistinguishable from the pure-Python one.
+"""The libyaml-backed loader must be indistinguishable from the pure-Python one.
 
 `_FastLoader` takes only events from libyaml's C parser; composing, the limits, the
 resolver and the constructor stay ours. Whenever it fails, `_load_text` loads again
@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.manifest import yamlload
-from reconciler.manifest.yamlload import Document, ManifestLoader, _FastLoader, _load_with
-from reconciler.manifest.yamltree import _Failed
+from reconciler.manifest.yamlload import ManifestLoader, _FastLoader, _load_with
+from reconciler.manifest.yamltree import Document, _Failed
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(_FastLoader is None, reason="pyyaml built without libyaml")

@@ -1,4 +1,4 @@
-"""The model: frozen value types for desired state, live state and the plan.
+"""The model: frozen value types for desired state and live state (the plan is in `changes`).
 
 Nothing here does I/O. Desired objects carry the `Location` they were read from,
 so that every later message can point at a manifest line. Secret *values* never

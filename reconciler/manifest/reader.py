@@ -26,8 +26,8 @@ from ..core.diagnostics import Diagnostic, Location, Severity
 from .files import find_manifest_files
 from .schema import validate
 from .secrets import confinement_problem
-from .yamlload import Document, load_document
-from .yamltree import Path
+from .yamlload import load_document
+from .yamltree import Document, Path
 
 _INVALID = object()  # a date that was reported as invalid
 _UNITS = {"d": 86_400, "h": 3_600}

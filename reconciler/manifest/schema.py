@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
 from ..core.diagnostics import Diagnostic, Severity, shown
 from ..core.shipped import shipped_file
 from .schemacheck import compile_check
-from .yamlload import Document
-from .yamltree import Path
+from .yamltree import Document, Path
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator

@@ -18,7 +18,6 @@ text (``on:`` is "on"). Every problem is a located `Diagnostic`, never a traceba
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -26,7 +25,7 @@ from yaml.nodes import MappingNode
 
 from .confine import read_regular_file
 from ..core.diagnostics import Diagnostic, Location
-from .yamltree import _CORE, _MAP_TAG, MAX_NODES, _TOO_LARGE, Path, _Builder, _error, _Failed, _location
+from .yamltree import _CORE, _MAP_TAG, MAX_NODES, _TOO_LARGE, Document, _Builder, _error, _Failed, _location
 
 MAX_BYTES = 1024 * 1024  # per manifest file, checked before parsing
 MAX_DEPTH = 32  # nesting levels; a manifest needs 7
@@ -100,28 +99,6 @@ if getattr(yaml, "__with_libyaml__", False):
     _FastLoader.yaml_implicit_resolvers = ManifestLoader.yaml_implicit_resolvers
     for _name in ("get_single_node", "get_node", "check_node", "compose_node", "compose_scalar_node"):
         assert getattr(_FastLoader, _name) is getattr(ManifestLoader, _name), _name
-
-
-@dataclass
-class Document:
-    """One loaded YAML file: the data and where each part of it was written."""
-
-    path: str
-    data: Any = None
-    values: dict[Path, Location] = field(default_factory=dict)
-    keys: dict[Path, Location] = field(default_factory=dict)
-
-    def at(self, path: Path) -> Location:
-        """Location of the value at `path`, or of its nearest located ancestor."""
-        path = tuple(path)
-        while path not in self.values and path:
-            path = path[:-1]
-        return self.values.get(path, Location(self.path, 1, 1))
-
-    def key_at(self, path: Path) -> Location:
-        """Location of the key of a mapping entry (the value's when there is none)."""
-        path = tuple(path)
-        return self.keys.get(path) or self.at(path)
 
 
 def _position_location(path: str, text: str, index: int) -> Location:

@@ -1,5 +1,5 @@
 """The second half of manifest YAML loading: from pyyaml's composed node tree to plain
-data (dicts, lists, scalars) and the location index of a `Document` (`yamlload`).
+data (dicts, lists, scalars) and the location index that make a `Document`.
 
 Limits and checks act here, on nodes: the number of values (aliases and merge keys
 counted at each use), recursive aliases, duplicate keys, tags other than JSON's, and
@@ -9,15 +9,13 @@ unquoted values YAML 1.1 reads as something else than their text.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..core.diagnostics import Diagnostic, Location, Severity, shown
-
-if TYPE_CHECKING:  # type hints only: yamlload imports this module
-    from .yamlload import Document, ManifestLoader
 
 Path = tuple  # a JSON path: str keys and int indexes
 
@@ -28,6 +26,28 @@ _SCALAR_TAGS = {_STR_TAG, _INT_TAG, _FLOAT_TAG, _BOOL_TAG, _CORE + "null"}
 MAX_NODES = 20_000  # values, parsed and after alias and merge expansion ("billion laughs")
 _TOO_LARGE = f"the document is too large (more than {MAX_NODES} values; aliases?)"
 _DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]*)\Z")
+
+
+@dataclass
+class Document:
+    """One loaded YAML file: the data and where each part of it was written."""
+
+    path: str
+    data: Any = None
+    values: dict[Path, Location] = field(default_factory=dict)
+    keys: dict[Path, Location] = field(default_factory=dict)
+
+    def at(self, path: Path) -> Location:
+        """Location of the value at `path`, or of its nearest located ancestor."""
+        path = tuple(path)
+        while path not in self.values and path:
+            path = path[:-1]
+        return self.values.get(path, Location(self.path, 1, 1))
+
+    def key_at(self, path: Path) -> Location:
+        """Location of the key of a mapping entry (the value's when there is none)."""
+        path = tuple(path)
+        return self.keys.get(path) or self.at(path)
 
 
 class _Failed(Exception):
@@ -47,7 +67,7 @@ class _Builder:
     act). Each mapping's winning entries are computed once and every use is counted.
     """
 
-    def __init__(self, loader: ManifestLoader, doc: Document):
+    def __init__(self, loader: Any, doc: Document):  # loader: a `yamlload.ManifestLoader` that composed the tree
         self.loader, self.doc = loader, doc
         self.diagnostics: list[Diagnostic] = []
         self.count = 0
