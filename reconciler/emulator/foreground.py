@@ -54,7 +54,7 @@ def serve_forever(host: str = "127.0.0.1", port: int = 0, *, env_file: Optional[
 def _other_kinds(emu: Emulator) -> list[str]:
     mi = " ".join(f"{k}={v}" for k, v in emu.managed_identity_env.items())
     return [
-        "# Other credential kinds (README, 'Trying each credential kind on the emulator'):\n",
+        "# Other credential kinds (docs/emulator.md, 'Trying each credential kind on the emulator'):\n",
         f"#   managed identity: unset AZURE_CLIENT_SECRET; export {mi}\n",
         f"#   federated: GET {emu.url}{FEDERATED_TOKEN_PATH} -> .value into "
         "AZURE_FEDERATED_TOKEN_FILE; unset AZURE_CLIENT_SECRET\n",

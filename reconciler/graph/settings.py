@@ -1,4 +1,4 @@
-"""Where to sign in and which Graph to talk to, read from the environment (README: Environment).
+"""Where to sign in and which Graph to talk to, read from the environment (docs/signing-in.md).
 
 No secret is held here: the credential is read by `reconciler.signin.auth` when a token
 is needed. Plain `http://` is refused except on loopback addresses.
@@ -73,7 +73,7 @@ def from_environment(environ: Mapping[str, str], *, app_required: bool = True) -
         raise ConfigError(
             f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: "
             "set them to the B2C tenant and the app registration b2ckeys signs in as "
-            "(see README, 'Signing in')"
+            "(see docs/signing-in.md)"
         )
     authority_host = environ.get("AZURE_AUTHORITY_HOST") or cloud.authority_host
     graph_url = environ.get("B2CKEYS_GRAPH_URL") or cloud.graph_url

@@ -4,7 +4,7 @@
 removed, renamed or changing meaning); new fields may appear within a version.
 Times are RFC 3339 in UTC (`2026-01-01T00:00:00Z`) or null. Secrets appear as
 references (`{"env": "NAME"}` or `{"file": "path"}`), never as values: there is
-no value anywhere in a Plan to write. Pure; the README documents the shape.
+no value anywhere in a Plan to write. Pure; docs/gitops.md documents the shape.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """drift(desired, live, now, window) -> DriftReport: is the tenant as the manifests say,
 and will every key set keep a working key? Pure: no I/O, no clock.
 
-What is reported (each with its exit bit, as README's exit codes say):
+What is reported (each with its exit bit, as docs/commands.md says):
 
 - 2: changes pending: the plan is not empty.
 - 4: unmanaged: live key sets no manifest declares, and live keys no desired key

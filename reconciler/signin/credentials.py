@@ -75,7 +75,7 @@ def kind_from_environment(environ: Mapping[str, str]) -> Kind:
     if not chosen:
         raise ConfigError(
             f"no credential: set {SECRET}, {CERTIFICATE}, {TOKEN_FILE} or {AUTH}={MANAGED_IDENTITY} "
-            "(see README, 'Signing in')"
+            "(see docs/signing-in.md)"
         )
     return chosen[0][1]
 
