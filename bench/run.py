@@ -4,8 +4,7 @@
 
 Runs the emulator in this process (HTTPS, round-trip latency, Graph's throttle limits)
 and every client in a process of its own, so that each is timed whole and its peak
-memory (RSS) is its own (with, for a plan of large manifest sets, the peak of the process
-loading them: reconciler/manifest/background.py). Prints a table and writes a JSON file. Four parts:
+memory (RSS) is its own. Prints a table and writes a JSON file. Four parts:
 
 1. plan at scale: N key sets (1-3 keys each) are loaded straight into the emulator
    (`Emulator.seed`, no Graph request), manifests declaring exactly them are written,
@@ -231,9 +230,9 @@ def plan_part(emu: Emulator, clock: EmulatorClock, args, work: str) -> list[dict
             "lower_bound_s": lower,
             "ratio_to_lower_bound": run["wall_s"] / lower,
             "peak_rss_mb": run["phases"]["peak_rss_mb"],
-            "loader_process": run["phases"].get("loader_process"),
+            "load_overlapped": run["phases"].get("load_overlapped"),
             "phases_s": {k: v for k, v in run["phases"].items()
-                         if k not in ("graph_requests", "pacer_waited", "peak_rss_mb", "loader_process")},
+                         if k not in ("graph_requests", "pacer_waited", "peak_rss_mb", "load_overlapped")},
             "emulator_page_ms": 1000 * run["emulator_s"] / max(1, run["emulator_pages"]),
             "emulator_list_s": run["emulator_s"],
         }
@@ -323,7 +322,7 @@ def apply_part(emu: Emulator, args, work: str) -> dict:
     ours["peak_rss_mb"] = phases.pop("peak_rss_mb")
     ours["pacer_waited_s"] = phases.pop("pacer_waited")
     ours["client_graph_requests"] = phases.pop("graph_requests")
-    phases.pop("loader_process", None)  # apply loads in-process, always
+    phases.pop("load_overlapped", None)  # apply loads first, always
     ours["phases_s"] = phases
     # The same, for the writes alone (the applier's run, after start-up, sign-in and the
     # listing): on the scaled clock the process's fixed start-up weighs S times more than
@@ -409,7 +408,7 @@ def table(results: dict) -> str:
         nv = r["naive"]
         est = "~" if nv["estimated"] else ""
         phases = r["phases_s"]
-        manifests = f"{phases.get('child_cpu', 0):.2f} s (2nd process)" if r.get("loader_process") \
+        manifests = f"{phases.get('load_thread', 0):.2f} s (in a thread)" if r.get("load_overlapped") \
             else f"{phases.get('load', 0):.2f} s"
         lines.append(
             f"| {r['keysets']:,} | {r['graph_requests']} | {r['sign_in_requests']} | {r['wall_s']:.2f} s "

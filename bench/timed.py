@@ -7,22 +7,22 @@ the interpreter's own start-up is outside, in the caller's wall time):
 
   imports    until the CLI module is imported
   load       waiting for the manifests: all of their reading and checking when it
-             runs in this process; when a process of its own loads them (large
-             manifest sets in `plan` and `drift`, see reconciler/manifest/background.py), only
-             the waits for its tenant and its result
+             comes first; when a thread loads them while the tenant is read (large
+             manifest sets in `plan` and `drift`, see reconciler/manifest/background.py),
+             only the waits for their tenant and their result
+  load_thread  the loading thread's time, from its start to the loaded state (then
+             `load_overlapped` is true)
   list       listing the tenant
   sign_in    the first access token
   plan       computing the plan
   apply      the writes (apply only)
   total      until the command returned
   cpu        CPU seconds the process used (all threads, interpreter start included)
-  child_cpu  CPU seconds of the loading process, if there was one
 
 and `graph_requests` (the client's own count), `pacer_waited` (seconds workers
-spent waiting for the pace, summed over workers), `loader_process` (whether a
-process of its own loaded the manifests) and `peak_rss_mb`: this process's peak
-plus the loading process's (which shares part of its pages with this one: the sum
-is an upper bound of what both held at once).
+spent waiting for the pace, summed over workers), `load_overlapped` (whether a
+thread loaded the manifests while the tenant was read) and `peak_rss_mb`, this
+process's peak.
 """
 
 import time
@@ -31,7 +31,6 @@ STARTED = time.perf_counter()
 
 import json  # noqa: E402
 import os  # noqa: E402
-import resource  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
 
@@ -73,15 +72,16 @@ def main() -> int:
 
     timed(Session, "load", "load")
     timed(loading, "start_loading", "load")
-    timed(loading._InChild, "tenant", "load")
-    timed(loading._InChild, "result", "load")
-    original_fork = loading._InChild.__init__
+    timed(loading._InThread, "tenant", "load")
+    timed(loading._InThread, "result", "load")
+    timed(loading._InThread, "_run", "load_thread")
+    original_thread = loading._InThread.__init__
 
-    def forked(self, *args, **kwargs):
-        phases["loader_process"] = True
-        original_fork(self, *args, **kwargs)
+    def overlapped(self, *args, **kwargs):
+        phases["load_overlapped"] = True
+        original_thread(self, *args, **kwargs)
 
-    loading._InChild.__init__ = forked
+    loading._InThread.__init__ = overlapped
     timed(graph.GraphClient, "list_keysets", "list")
     timed(planner, "plan", "plan")
     timed(applier, "apply", "apply")
@@ -111,10 +111,8 @@ def main() -> int:
         phases["cpu"] = time.process_time()
         phases["graph_requests"] = sum(c.request_count for c in clients)
         phases["pacer_waited"] = sum(c.pacer.waited for c in clients)
-        phases.setdefault("loader_process", False)
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        phases["child_cpu"] = children.ru_utime + children.ru_stime
-        phases["peak_rss_mb"] = peak_rss_mb() + children.ru_maxrss / 1024
+        phases.setdefault("load_overlapped", False)
+        phases["peak_rss_mb"] = peak_rss_mb()
         target = os.environ.get("BENCH_PHASES_FILE")
         if target:
             with open(target, "w", encoding="utf-8") as fh:

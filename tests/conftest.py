@@ -1,7 +1,9 @@
-"""Shared fixtures: one emulator for the whole session, reset before each test that asks."""
+"""Shared fixtures: one emulator for the whole session, reset before each test that asks;
+the environment a command runs with against it. Plain helpers are in `helpers/`."""
 
 import pytest
 
+from helpers.cli import CANARY
 from reconciler.emulator import Emulator
 
 
@@ -28,6 +30,18 @@ def emu(emulator):
     """The session emulator, emptied: no key sets, no logged requests, start configuration."""
     emulator.reset()
     return emulator
+
+
+@pytest.fixture
+def env(emu):
+    """A clean environment pointing at the (reset) emulator, with the Facebook secret set."""
+    import os
+
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "B2CKEYS_"))}
+    environ.pop("NO_COLOR", None)
+    environ.update(emu.env)
+    environ["FACEBOOK_APP_SECRET"] = CANARY
+    return environ
 
 
 @pytest.fixture

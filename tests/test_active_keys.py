@@ -10,9 +10,9 @@ from reconciler.render.text import render_plan_text
 from reconciler.render.drift_text import render_drift_text
 from reconciler.plan.data import drift_data
 
-from test_cli import env, run  # noqa: F401 (env: fixture)
-from test_planfile import Graph
-from test_planner import DAY, NOW, desired, gen, live, tenant
+from helpers.cli import run
+from helpers.graph import Graph
+from helpers.model import DAY, NOW, desired, gen, live, tenant
 
 
 def test_plan_shows_the_active_key_of_each_key_set_it_changes():

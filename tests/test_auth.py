@@ -288,7 +288,7 @@ def test_no_secret_password_key_or_token_in_any_output(emu, signin, capsys, tmp_
     assert "eyJ" not in everything and "PRIVATE KEY" not in everything
 
 
-# -- credentials with apply's workers (the merge of issue 3 and issue 4) -------------------------
+# -- credentials with apply's workers -------------------------
 
 
 def sign_ins(emu):

@@ -1,5 +1,5 @@
 """Certificate and PKCS#12 files, and PKCS#12 `password: {file: …}` references, stay inside the
-repository (or B2CKEYS_SECRETS_ROOT) as `{file: PATH}` secrets do (issue 8 on issue 6's kinds):
+repository (or B2CKEYS_SECRETS_ROOT) as `{file: PATH}` secrets do:
 refused at validate time, located, with the reason; checked again just before the file is read at
 apply; regular files only; a private file others can read is a warning; and a saved plan's file
 references keep the same root."""
@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from certkit import DAY, PFX_PASSWORD, certificate, write
 from reconciler.manifest.certificates import upload_payload
 from reconciler.cli.main import main
 from reconciler.core.errors import ManifestError
 from reconciler.manifest.secrets import resolve
 from reconciler.manifest.state import load_state
 
-from test_cli import env, run, writes  # noqa: F401 (env: fixture)
+from helpers.certkit import DAY, PFX_PASSWORD, certificate, write
+from helpers.cli import run, writes
 
 NOW = int(time.time())
 CANARY = "CANARY-outside-cert-file-0c9e"

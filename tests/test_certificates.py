@@ -10,15 +10,15 @@ import time
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from certkit import DAY, PFX_PASSWORD, certificate, ec_certificate, write, x5t
 from reconciler.manifest.certificates import CertificateProblem, parse_certificate, parse_pkcs12, upload_payload, with_certificate_facts
 from reconciler.core.errors import ManifestError
 from reconciler.manifest.reader import load_manifests
 from reconciler.core.model import KeyKind
 from reconciler.core.diagnostics import Severity
 
-from test_cli import env, graph_calls, run, writes  # noqa: F401 (env: fixture)
-from test_planfile import Graph
+from helpers.certkit import DAY, PFX_PASSWORD, certificate, ec_certificate, write, x5t
+from helpers.cli import graph_calls, run
+from helpers.graph import Graph
 
 NOW = int(time.time())
 
@@ -198,7 +198,7 @@ def test_a_changed_certificate_is_planned_as_a_new_key(emu, env, capsys, tmp_pat
     assert code == 2
     assert f"+ key in B2C_1A_Saml: upload certificate file:saml.pem (x5t {x5t(renewed)})" in out
     assert "after apply a key this plan adds" in out  # the renewed one has the later nbf: it takes over
-    assert f"? key " in out and f"in B2C_1A_Saml: RSA sig" in out  # the old one stays, unmanaged
+    assert "? key " in out and "in B2C_1A_Saml: RSA sig" in out  # the old one stays, unmanaged
     assert run(capsys, ["apply", "--auto-approve", path], env)[0] == 0
     assert sorted(k["x5t"] for k in emu.state()["keySets"][0]["keys"]) == sorted([x5t(cert), x5t(renewed)])
 

@@ -6,45 +6,13 @@ import io
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from reconciler.cli.main import main
 from reconciler.emulator import Emulator
 from reconciler.graph.transport import Session
 
-ROOT = Path(__file__).resolve().parent.parent
-STARTER = str(ROOT / "examples" / "starter-pack.yaml")
-CANARY = "CANARY-fb-secret-93c1d7"
-
-
-@pytest.fixture
-def env(emu):
-    """A clean environment pointing at the (reset) emulator, with the Facebook secret set."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "B2CKEYS_"))}
-    environ.pop("NO_COLOR", None)
-    environ.update(emu.env)
-    environ["FACEBOOK_APP_SECRET"] = CANARY
-    return environ
-
-
-def run(capsys, argv, environ):
-    code = main(argv, environ=environ)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def writes(emu):
-    return [r for r in emu.requests() if r["method"] != "GET" and "/beta/" in r["path"]]
-
-
-def graph_calls(emu):
-    return [r for r in emu.requests() if "/beta/" in r["path"]]
-
-
-def keys_in(emu):
-    return {ks["id"]: len(ks["keys"]) for ks in emu.state()["keySets"]}
+from helpers.cli import CANARY, ROOT, STARTER, graph_calls, keys_in, run, writes
 
 
 def test_plan_apply_plan_converges_and_second_apply_adds_nothing(emu, env, capsys):

@@ -179,7 +179,7 @@ def test_the_json_example_in_plan_formats_has_the_real_shape():
     import json
 
     from reconciler.plan.data import plan_data
-    from test_render import starter_plan
+    from helpers.golden import starter_plan
 
     section = (ROOT / "docs" / "gitops.md").read_text().split("## Plan formats", 1)[1]
     example = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])

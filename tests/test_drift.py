@@ -4,14 +4,10 @@ import pytest
 
 from reconciler.plan.activekey import active_key
 from reconciler.plan.drift import DriftReport, drift
-from reconciler.core.model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState
+from reconciler.core.model import KeyType, LiveKeySet, LiveState
 from reconciler.core.changes import Plan
 
-from test_planner import DAY, NOW, desired, gen, live, sec, tenant
-
-
-def key(kid, nbf=None, exp=None, status=None, kty="oct", use="sig"):
-    return LiveKey(kid, KeyType(kty), KeyUse(use), nbf, exp, status)
+from helpers.model import DAY, NOW, desired, gen, key, live, sec, tenant
 
 
 # -- the active-key rule ----------------------------------------------------------------

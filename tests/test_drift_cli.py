@@ -10,8 +10,8 @@ import pytest
 from reconciler.plan.activekey import active_key
 from reconciler.graph.client import GraphClient
 
-from test_cli import CANARY, env, run, writes  # noqa: F401 (env: fixture)
-from test_planfile import Graph
+from helpers.cli import CANARY, run, writes
+from helpers.graph import Graph
 
 DAY = 86_400
 

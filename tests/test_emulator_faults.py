@@ -1,4 +1,4 @@
-"""Emulator faults, throttling and latency, over real HTTPS on loopback (issue 3, item 1).
+"""Emulator faults, throttling and latency, over real HTTPS on loopback.
 
 `verify=` is passed on every call (see test_emulator.py). Timing tests assert lower bounds
 only, or use windows wide enough for a slow machine.

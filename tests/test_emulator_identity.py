@@ -208,7 +208,7 @@ def test_emulator_command_registers_certificates_and_sets_the_federated_subject(
     assert token_with(running, assertion(running, key, cert, alg="PS256")).status_code == 200
 
 
-# -- with faults, throttling and latency (issue 3) ---------------------------------------------
+# -- with faults, throttling and latency ---------------------------------------------
 
 
 def test_start_options_of_both_kinds_are_kept_and_reset_restores_all_of_them(tmp_path):

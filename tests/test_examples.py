@@ -12,7 +12,7 @@ import yaml
 
 from reconciler.cli.main import build_parser, main
 
-from test_cli import CANARY, env, keys_in  # noqa: F401 (env: fixture)
+from helpers.cli import CANARY, keys_in
 
 ROOT = Path(__file__).resolve().parent.parent
 PIPELINES = sorted((ROOT / "examples").rglob("*.yml")) + sorted((ROOT / "examples").rglob("*.yaml"))

@@ -8,10 +8,9 @@ from reconciler.manifest.reader import load_manifests
 from reconciler.core.model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState
 from reconciler.plan.planner import plan
 
-from test_cli import CANARY, env, run, writes  # noqa: F401 (env: fixture)
-from test_drift import key
-from test_planfile import Graph
-from test_planner import DAY, NOW
+from helpers.cli import CANARY, run, writes
+from helpers.graph import Graph
+from helpers.model import DAY, NOW, key
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -1,4 +1,4 @@
-"""Fuzzing (issue 8, item 5): hypothesis-generated manifests, valid and invalid, through
+"""Fuzzing: hypothesis-generated manifests, valid and invalid, through
 `validate` and `plan`. Whatever the input: exit 0 or 1, every message located (`path:line:col:`)
 or in a known unlocated form, never a traceback, and `plan` never writes to Graph.
 

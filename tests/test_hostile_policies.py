@@ -1,4 +1,4 @@
-"""Hostile policy files for `--policies` (issue 8 on issue 6's text scan): a pull request may add
+"""Hostile policy files for `--policies`: a pull request may add
 any *.xml file. Huge files, encodings other than UTF-8, FIFOs, links out of the repository, entity
 bombs and regex-hostile text each end in a clear located message, fast, never a traceback or a hang,
 and a file outside the repository is never read."""
@@ -13,7 +13,7 @@ import pytest
 
 from reconciler.manifest.policies import MAX_POLICY_BYTES, scan_text
 
-from test_cli import env, run  # noqa: F401 (env: fixture)
+from helpers.cli import run
 
 MANIFEST = "version: 1\nkeySets:\n  - {name: Known, keys: [{kind: generate, kty: RSA, use: sig}]}\n"
 GOOD = '<TrustFrameworkPolicy><Key Id="k" StorageReferenceId="B2C_1A_Known"/></TrustFrameworkPolicy>\n'

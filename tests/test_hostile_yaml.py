@@ -1,4 +1,4 @@
-"""Hostile manifests (issue 8, item 1): each is a located error or read as intended; never a
+"""Hostile manifests: each is a located error or read as intended; never a
 traceback, never a hang, never code run. Through `b2ckeys validate`, as CI runs it on pull requests."""
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
-"""Large manifest sets load in a process of their own while `plan` and `drift` sign in
-and read the tenant (issue 7, reconciler/loading.py), with everything one process
-guarantees kept: the tenant guard before any key-set call, the same errors word for
-word, the manifests' errors first, the same plan.
+"""Large manifest sets load in a thread while `plan` and `drift` sign in and read the
+tenant, with everything loading first guarantees kept: the tenant guard before any
+key-set call, the same errors word for word, the manifests' errors first, the same plan.
 
-The CLI tests run b2ckeys as a process of its own (the pytest process has the
-emulator's threads, and b2ckeys never forks a process with threads).
+The CLI tests run b2ckeys as a process of its own, as a pipeline does.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ import pytest
 
 from reconciler.cli.main import main
 from reconciler.core.errors import ManifestError
-from reconciler.manifest.background import PROCESS_MIN_BYTES, _InChild
+from reconciler.manifest.background import OVERLAP_MIN_BYTES, _InThread
 from reconciler.manifest.reader import load_manifests
 from reconciler.manifest.files import find_manifest_files
 from reconciler.manifest.state import load_state
@@ -31,17 +29,16 @@ try:
 finally:
     sys.path.pop(0)
 
-BIG = 1300  # key sets: a little over PROCESS_MIN_BYTES of manifests
-FORKED = "in a process of their own"
+BIG = 1300  # key sets: a little over OVERLAP_MIN_BYTES of manifests
+OVERLAPPED = "in a thread while the tenant is read"  # what --debug says
 WRONG_TENANT = "00000000-0000-4000-8000-000000000001"
-needs_fork = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the second process is Linux-only")
 
 
 @pytest.fixture
 def big(tmp_path) -> Path:
     folder = tmp_path / "manifests"
     workload.write_manifests(str(folder), BIG)
-    assert sum(f.stat().st_size for f in folder.iterdir()) >= PROCESS_MIN_BYTES
+    assert sum(f.stat().st_size for f in folder.iterdir()) >= OVERLAP_MIN_BYTES
     return folder
 
 
@@ -62,30 +59,28 @@ def with_first_lines(folder: Path, *lines: str) -> None:
 
 # -- the CLI ------------------------------------------------------------------------------
 
-@needs_fork
-def test_plan_in_two_processes_prints_what_one_process_prints(emu, big, capsys):
+def test_plan_while_loading_prints_what_loading_first_prints(emu, big, capsys, monkeypatch):
     emu.config.update({"page_size": 250})
     emu.seed(workload.tenant(BIG)[:1200])  # 100 key sets left to create
-    forked = b2ckeys(emu, "--debug", "plan", "--detailed-exitcode", str(big))
-    assert forked.returncode == 2, forked.stderr[-2000:]
-    assert FORKED in forked.stderr
+    overlapped = b2ckeys(emu, "--debug", "plan", "--detailed-exitcode", str(big))
+    assert overlapped.returncode == 2, overlapped.stderr[-2000:]
+    assert OVERLAPPED in overlapped.stderr
 
+    monkeypatch.setattr("reconciler.manifest.background.OVERLAP_MIN_BYTES", 1 << 40)  # load first here
     assert main(["plan", "--detailed-exitcode", str(big)], environ={**emu.env, "NO_COLOR": "1"}) == 2
-    assert forked.stdout == capsys.readouterr().out  # in-process here: the emulator's threads run
+    assert overlapped.stdout == capsys.readouterr().out
     missing = workload.tenant(BIG)[1200:]
     keys = sum(len(keyset["keys"]) for keyset in missing)
-    assert f"Plan: {len(missing)} key sets to create, {keys} keys to add." in forked.stdout
+    assert f"Plan: {len(missing)} key sets to create, {keys} keys to add." in overlapped.stdout
 
 
-@needs_fork
-def test_drift_in_two_processes(emu, big):
+def test_drift_while_loading(emu, big):
     emu.config.update({"page_size": 250})
     done = b2ckeys(emu, "--debug", "drift", str(big))
-    assert FORKED in done.stderr
+    assert OVERLAPPED in done.stderr
     assert done.returncode == 2, done.stderr[-2000:]  # changes pending: every key set is missing
 
 
-@needs_fork
 @pytest.mark.parametrize("lines", [
     [f"tenant: {WRONG_TENANT}"],  # read by the pre-scan
     [f"<<: {{tenant: '{WRONG_TENANT}'}}"],  # through a merge key: the pre-scan cannot tell, the whole load is waited for
@@ -93,18 +88,17 @@ def test_drift_in_two_processes(emu, big):
 def test_the_tenant_guard_runs_before_any_key_set_call(emu, big, lines):
     with_first_lines(big, *lines)
     done = b2ckeys(emu, "--debug", "plan", str(big))
-    assert FORKED in done.stderr
+    assert OVERLAPPED in done.stderr
     assert done.returncode == 1
     assert "wrong tenant" in done.stderr and WRONG_TENANT in done.stderr
     assert emu.stats()["graph_requests"] == 0
 
 
-@needs_fork
 def test_manifest_errors_come_first_and_are_the_same_words(emu, big):
     last = sorted(big.iterdir())[-1]
     last.write_text(last.read_text() + "  - name: Empty\n    keys: []\n")
     done = b2ckeys(emu, "--debug", "plan", str(big), drop=("AZURE_TENANT_ID",))  # sign-in fails too
-    assert FORKED in done.stderr
+    assert OVERLAPPED in done.stderr
     assert done.returncode == 1
     lines = [line for line in done.stderr.splitlines() if "must list at least one key" in line]
     assert len(lines) == 1 and lines[0].startswith(f"{last}:")
@@ -115,16 +109,15 @@ def test_manifest_errors_come_first_and_are_the_same_words(emu, big):
     assert emu.stats()["graph_requests"] == 0
 
 
-def test_small_manifest_sets_load_first_and_in_this_process(emu, tmp_path):
+def test_small_manifest_sets_load_first(emu, tmp_path):
     workload.write_manifests(str(tmp_path), 10)
     done = b2ckeys(emu, "--debug", "plan", str(tmp_path))
-    assert done.returncode == 0 and FORKED not in done.stderr
+    assert done.returncode == 0 and OVERLAPPED not in done.stderr
 
 
-# -- the second process itself -------------------------------------------------------------
+# -- the loading thread itself -------------------------------------------------------------
 
-@needs_fork
-def test_the_child_gives_what_loading_here_gives(big):
+def test_the_thread_gives_what_loading_first_gives(big):
     with_first_lines(big, "tenant: contoso.onmicrosoft.com")
     (big / "zz-starter.yaml").write_text((ROOT / "examples" / "starter-pack.yaml").read_text())
     policies = [str(ROOT / "tests" / "fixtures" / "policies")]  # policy references cross too
@@ -132,35 +125,33 @@ def test_the_child_gives_what_loading_here_gives(big):
     def load():
         return load_state([str(big)], {}, policies=policies)
 
-    with _InChild(load, find_manifest_files([str(big)])) as loading:
+    with _InThread(load, find_manifest_files([str(big)])) as loading:
         assert loading.tenant() == "contoso.onmicrosoft.com"
         state, warnings = loading.result()
     assert state.references and (state, warnings) == load()
 
 
-@needs_fork
-def test_a_child_that_dies_is_replaced_by_loading_here(big):
-    parent = os.getpid()
-    loads = []
+def test_the_thread_s_errors_are_raised_in_the_caller_and_the_interval_restored(big):
+    files = find_manifest_files([str(big)])
+    before = sys.getswitchinterval()
+    wrong = ManifestError.at(None, "what the load found")
 
-    def load():
-        if os.getpid() != parent:
-            os._exit(3)  # the child dies before it sends anything
-        loads.append(parent)
-        return load_state([str(big)], {})
+    def fail():
+        assert sys.getswitchinterval() < before  # the listing gets the GIL often while this runs
+        raise wrong
 
-    with _InChild(load, find_manifest_files([str(big)])) as loading:
-        state, _ = loading.result()
-    assert len(state.keysets) == BIG and loads == [parent]
+    with _InThread(fail, files) as loading:
+        with pytest.raises(ManifestError) as caught:
+            loading.result()
+    assert caught.value is wrong and sys.getswitchinterval() == before
 
 
-@needs_fork
 def test_manifests_that_change_while_read_are_refused(big):
     files = find_manifest_files([str(big)])
     with_first_lines(big, "tenant: contoso.onmicrosoft.com")
     real = load_state([str(big)], {})
     other = (real[0].__class__(real[0].keysets, "fabrikam.onmicrosoft.com", real[0].sources), real[1])
-    with _InChild(lambda: other, files) as loading:
+    with _InThread(lambda: other, files) as loading:
         assert loading.tenant() == "contoso.onmicrosoft.com"
         with pytest.raises(ManifestError, match="changed while they were read"):
             loading.result()
@@ -213,27 +204,40 @@ def test_pre_scan_agrees_with_the_whole_load(path):
     assert told in (UNKNOWN, loaded)
 
 
-@needs_fork
-def test_ctrl_c_ends_both_processes(big):
+def test_ctrl_c_while_loading_ends_the_command_at_once(big):
     import signal
     import time
 
     from reconciler.emulator import Emulator
 
-    with Emulator(faults=["GET:*/openid-configuration:delay=6"]) as slow:  # the parent stays in sign-in
+    with Emulator(faults=["GET:*/openid-configuration:delay=6"]) as slow:  # b2ckeys stays in sign-in
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("AZURE_", "B2CKEYS_", "REQUESTS_CA", "CURL_CA"))}
-        process = subprocess.Popen([sys.executable, "-m", "reconciler", "plan", str(big)], cwd=ROOT,
+        process = subprocess.Popen([sys.executable, "-m", "reconciler", "--debug", "plan", str(big)], cwd=ROOT,
                                    env={**env, **slow.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True, start_new_session=True)
-        time.sleep(1.5)  # the child has loaded by now, and waits for the parent to take the state
-        group = group_members(process.pid)
+        signing_in_while_loading(process, slow)
         os.killpg(process.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
-        _, err = process.communicate(timeout=30)
-    assert len(group) == 2
+        _, err = process.communicate(timeout=30)  # the 6 s delay is not waited for, nor the load
     assert process.returncode == 130 and err.strip().endswith("interrupted")
-    time.sleep(0.2)
+    assert OVERLAPPED in err
+    deadline = time.monotonic() + 5
+    while group_members(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert group_members(process.pid) == []
+
+
+def signing_in_while_loading(process: subprocess.Popen, emulator, timeout: float = 60) -> None:
+    """Waits, without guessing a time, for the moment to press Ctrl-C: b2ckeys is signing in
+    (the emulator took its delayed openid-configuration request), so the load was started
+    beside it."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not emulator.stats()["faults"].get("delay"):
+        assert process.poll() is None, f"b2ckeys ended first: {process.communicate()[1][-2000:]}"
+        assert time.monotonic() < deadline, f"not signing in while loading after {timeout} s"
+        time.sleep(0.01)
 
 
 def group_members(group: int) -> list[int]:

@@ -1,7 +1,7 @@
 """Markdown plans and drift reports (pull-request comments, issue bodies) rendered by GitHub's own
 cmark-gfm: a `file:` path, a manifest path, a kid or a key set name from the tenant, holding `]`,
 `(`, `<`, `|`, backticks, URLs, @mentions or issue references, renders as itself, in its cell,
-with no link, image, HTML, mention or reference made from it (issue 8 on issue 5's output)."""
+with no link, image, HTML, mention or reference made from it."""
 
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ from reconciler.core.model import DesiredKey, KeyKind, KeyType, KeyUse, SecretRe
 from reconciler.core.diagnostics import Diagnostic, Location, Severity
 from reconciler.render.markdown import render_drift_markdown, render_plan_markdown
 
-from test_drift import key
-from test_planner import DAY, NOW, desired, gen, live, tenant
+from helpers.model import DAY, NOW, desired, gen, key, live, tenant
 
 HOSTILE = [
     "certs/a]b(c)<d>|e`f.pem",

@@ -8,9 +8,9 @@ import pytest
 
 from reconciler.session import saved as saved_plan
 from reconciler.plan import planfile
-from reconciler.graph.transport import Session
 
-from test_cli import CANARY, STARTER, env, graph_calls, keys_in, run, writes  # noqa: F401 (env: fixture)
+from helpers.cli import CANARY, STARTER, graph_calls, keys_in, run, writes
+from helpers.graph import Graph
 
 
 @pytest.fixture
@@ -19,20 +19,6 @@ def manifests(tmp_path):
     folder.mkdir()
     shutil.copy(STARTER, folder / "starter-pack.yaml")
     return folder
-
-
-class Graph:
-    """Out-of-band changes, made through Graph as another tool or a person would."""
-
-    def __init__(self, emu):
-        self.session = Session(verify=emu.ca_path)
-        self.headers = {"Authorization": f"Bearer {emu.make_token()}"}
-        self.base = emu.url + "/beta/trustFramework/keySets"
-
-    def __call__(self, method, path="", body=None):
-        response = self.session.request(method, self.base + path, json=body, headers=self.headers)
-        response.raise_for_status()
-        return response.json() if response.content else None
 
 
 def test_saved_plan_is_applied_exactly(emu, env, manifests, tmp_path, capsys):

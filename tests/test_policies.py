@@ -11,8 +11,8 @@ import pytest
 
 from reconciler.manifest.policies import scan_policies, scan_text
 
-from test_cli import env, run, writes  # noqa: F401 (env: fixture)
-from test_planfile import Graph
+from helpers.cli import run, writes
+from helpers.graph import Graph
 
 FIXTURES = Path(__file__).parent / "fixtures" / "policies"
 EXTRA = """<?xml version="1.0" encoding="utf-8"?>

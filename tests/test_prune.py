@@ -16,9 +16,9 @@ from reconciler.core.diagnostics import Location
 from reconciler.plan.planner import plan
 from reconciler.plan.prune import ALWAYS_PROTECTED
 
-from test_cli import env, run, writes  # noqa: F401 (env: fixture)
-from test_planfile import Graph
-from test_planner import DAY, LOC, NOW, gen, live, sec, tenant
+from helpers.cli import run, writes
+from helpers.graph import Graph
+from helpers.model import DAY, LOC, NOW, gen, live, tenant
 
 
 def desired(*, prune=True, protected=(), references=(), disable=False, **keysets):

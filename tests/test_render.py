@@ -4,36 +4,13 @@ Regenerate on purpose with:  UPDATE_GOLDEN=1 pytest tests/test_render.py
 then read the diff before committing it.
 """
 
-import os
-from pathlib import Path
-
 from reconciler.core.report import ApplyReport, Outcome, Status
 from reconciler.core.changes import Plan
 from reconciler.plan.planner import plan
 from reconciler.render.text import render_outcome, render_plan_text, render_report
 
-from test_planner import NOW, DAY, desired, gen, live, sec, tenant
-
-GOLDEN = Path(__file__).parent / "golden"
-
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert text == path.read_text(), f"{name} differs; UPDATE_GOLDEN=1 regenerates it"
-
-
-def starter_plan():
-    return plan(
-        desired(
-            TokenSigningKeyContainer=[gen()],
-            TokenEncryptionKeyContainer=[gen(use="enc")],
-            FacebookSecret=[sec(env="FACEBOOK_APP_SECRET", nbf=NOW, exp=NOW + 365 * DAY)],
-        ),
-        tenant(Legacy=[live("old", "oct")], TokenSigningKeyContainer=[live("k1"), live("stray", exp=NOW)]),
-        NOW,
-    )
+from helpers.golden import check_golden, starter_plan
+from helpers.model import NOW, DAY, desired, gen, sec, tenant
 
 
 def test_plan_with_changes_unmanaged_and_note():

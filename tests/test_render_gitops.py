@@ -17,9 +17,8 @@ from reconciler.render.drift_text import render_drift_text
 from reconciler.plan.data import FORMAT_VERSION, drift_data, dumps, plan_data
 from reconciler.render.markdown import code, render_drift_markdown, render_plan_markdown, text
 
-from test_drift import key
-from test_planner import DAY, NOW, desired, gen, live, sec, tenant  # noqa: F401
-from test_render import check_golden, starter_plan
+from helpers.golden import check_golden, starter_plan
+from helpers.model import DAY, NOW, desired, gen, key, live, sec, tenant
 
 
 def sample_drift():

@@ -13,9 +13,9 @@ from reconciler.core.changes import Action, Reason
 from reconciler.core.model import DesiredKey, DesiredKeySet, DesiredState, KeyKind, KeyType, KeyUse, LiveKey, LiveKeySet, LiveState, Rotation
 from reconciler.plan.planner import plan
 
-from test_cli import env, run  # noqa: F401 (env: fixture)
-from test_planfile import Graph
-from test_planner import LOC, NOW, gen, live
+from helpers.cli import run
+from helpers.graph import Graph
+from helpers.model import LOC, NOW, gen, live
 
 DAY = 86_400
 LIFETIME, RENEW = 180 * DAY, 30 * DAY

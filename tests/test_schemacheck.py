@@ -1,4 +1,4 @@
-"""The compiled yes-or-no schema check (issue 7) must answer exactly as jsonschema does.
+"""The compiled yes-or-no schema check must answer exactly as jsonschema does.
 
 `schema.validate` trusts a "yes" from `schemacheck` without asking jsonschema, so a
 "yes" where jsonschema finds a problem would let a bad manifest through. Checked on

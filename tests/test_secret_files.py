@@ -1,4 +1,4 @@
-"""`{file: PATH}` secrets stay inside the repository (issue 8, item 2), and loose file
+"""`{file: PATH}` secrets stay inside the repository, and loose file
 permissions are flagged (item 3). Refusals happen at validate time, located, with the reason,
 and never show what the file holds."""
 

@@ -1,4 +1,4 @@
-"""Secret hygiene (issue 8, item 3): canary secrets through every path never appear, Graph's
+"""Secret hygiene: canary secrets through every path never appear, Graph's
 echoes of a request are scrubbed, `--debug` redacts, and a secret is held only for its call."""
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ import re
 import threading
 import time
 import types
-from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from certkit import DAY, PFX_PASSWORD, certificate, write
+from helpers.certkit import DAY, PFX_PASSWORD, certificate, write
 
 from reconciler.session import applier
 from reconciler.graph.client import redact

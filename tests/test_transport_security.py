@@ -1,4 +1,4 @@
-"""Transport (issue 8, item 4): TLS verification never off, plain http only to loopback, no
+"""Transport: TLS verification never off, plain http only to loopback, no
 redirect followed (so neither the token nor the client secret reaches another host), the token
 only to Graph's own origin, a timeout on every request."""
 

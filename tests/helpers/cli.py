@@ -1,0 +1,28 @@
+"""The command line in-process against the emulator: `run` one command, then read what
+reached Graph (`writes`, `graph_calls`) and what the tenant holds (`keys_in`)."""
+
+from pathlib import Path
+
+from reconciler.cli.main import main
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+STARTER = str(ROOT / "examples" / "starter-pack.yaml")
+CANARY = "CANARY-fb-secret-93c1d7"
+
+
+def run(capsys, argv, environ):
+    code = main(argv, environ=environ)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def writes(emu):
+    return [r for r in emu.requests() if r["method"] != "GET" and "/beta/" in r["path"]]
+
+
+def graph_calls(emu):
+    return [r for r in emu.requests() if "/beta/" in r["path"]]
+
+
+def keys_in(emu):
+    return {ks["id"]: len(ks["keys"]) for ks in emu.state()["keySets"]}
