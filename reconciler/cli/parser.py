@@ -1,7 +1,8 @@
 """The command line's arguments: one subparser per command, with its flags and help.
 
-`build_parser()` is what `cli.main` parses with, and runs the module named after
-`args.command`. It imports only argparse, so that `b2ckeys --help` stays fast.
+`cli.main` parses with `build_parser()`, then runs the module of `cli` named after
+`args.command`. Nothing heavy is imported here (argparse, and drift's default window),
+so that `b2ckeys --help` stays fast.
 """
 
 from __future__ import annotations
