@@ -42,9 +42,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-import workload  # noqa: E402
-
 from reconciler.emulator import Emulator  # noqa: E402
+
+import workload  # noqa: E402
 
 APP_LIMIT, TENANT_LIMIT = 200, 300  # Graph's limits for key sets, per minute (docs/performance.md)
 PAGE_SIZE_NOTE = (

@@ -35,6 +35,7 @@ import sys  # noqa: E402
 import threading  # noqa: E402
 
 from reconciler import cli  # noqa: E402
+
 from rss import peak_rss_mb  # noqa: E402
 
 phases: dict = {"imports": time.perf_counter() - STARTED}
@@ -63,12 +64,11 @@ def timed(owner, name, phase):
 
 
 def main() -> int:
-    from reconciler.session import applier
-    from reconciler.signin import auth
     from reconciler.graph import client as graph
     from reconciler.manifest import background as loading
     from reconciler.plan import planner
-    from reconciler.session import Session
+    from reconciler.session import Session, applier
+    from reconciler.signin import auth
 
     timed(Session, "load", "load")
     timed(loading, "start_loading", "load")

@@ -3,16 +3,15 @@ B2C's getActiveKey is asked too (one GET per key set) and a disagreement is a ke
 
 import json
 
-from reconciler.plan.drift import drift
-from reconciler.core.model import KeyType, KeyUse, LiveKey
-from reconciler.plan.planner import plan
-from reconciler.render.text import render_plan_text
-from reconciler.render.drift_text import render_drift_text
-from reconciler.plan.data import drift_data
-
 from helpers.cli import run
 from helpers.graph import Graph
 from helpers.model import DAY, NOW, desired, gen, live, tenant
+from reconciler.core.model import KeyType, KeyUse, LiveKey
+from reconciler.plan.data import drift_data
+from reconciler.plan.drift import drift
+from reconciler.plan.planner import plan
+from reconciler.render.drift_text import render_drift_text
+from reconciler.render.text import render_plan_text
 
 
 def test_plan_shows_the_active_key_of_each_key_set_it_changes():

@@ -8,34 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.signin.auth import Identity, TokenProvider
-from reconciler.cli.main import main
-from reconciler.signin.credentials import Kind
+from helpers.cli import STARTER, graph_calls, run, writes
 from reconciler.core.errors import AuthError
-from reconciler.signin.preflight import missing_permission
 from reconciler.graph.settings import from_environment
 from reconciler.graph.transport import Session
+from reconciler.signin.auth import Identity, TokenProvider
+from reconciler.signin.credentials import Kind
+from reconciler.signin.preflight import missing_permission
 
 ROOT = Path(__file__).resolve().parent.parent
-STARTER = str(ROOT / "examples" / "starter-pack.yaml")
 READ, WRITE = "TrustFrameworkKeySet.Read.All", "TrustFrameworkKeySet.ReadWrite.All"
 FB_SECRET = "CANARY-fb-secret-4e1a"
 PASSWORD = "CANARY-pfx-password-51c2"
 FOREIGN_GUID = "0badc0de-0000-4000-8000-000000000000"
 
-
-def run(capsys, argv, environ):
-    code = main(argv, environ=environ)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def graph_calls(emu):
-    return [r for r in emu.requests() if "/beta/" in r["path"]]
-
-
-def writes(emu):
-    return [r for r in graph_calls(emu) if r["method"] != "GET"]
 
 
 @pytest.fixture

@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.manifest.certificates import upload_payload
-from reconciler.cli.main import main
-from reconciler.core.errors import ManifestError
-from reconciler.manifest.secrets import resolve
-from reconciler.manifest.state import load_state
-
 from helpers.certkit import DAY, PFX_PASSWORD, certificate, write
 from helpers.cli import run, writes
+from reconciler.cli.main import main
+from reconciler.core.errors import ManifestError
+from reconciler.manifest.certificates import upload_payload
+from reconciler.manifest.secrets import resolve
+from reconciler.manifest.state import load_state
 
 NOW = int(time.time())
 CANARY = "CANARY-outside-cert-file-0c9e"

@@ -10,15 +10,20 @@ import time
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from reconciler.manifest.certificates import CertificateProblem, parse_certificate, parse_pkcs12, upload_payload, with_certificate_facts
-from reconciler.core.errors import ManifestError
-from reconciler.manifest.reader import load_manifests
-from reconciler.core.model import KeyKind
-from reconciler.core.diagnostics import Severity
-
 from helpers.certkit import DAY, PFX_PASSWORD, certificate, ec_certificate, write, x5t
 from helpers.cli import graph_calls, run
 from helpers.graph import Graph
+from reconciler.core.diagnostics import Severity
+from reconciler.core.errors import ManifestError
+from reconciler.core.model import KeyKind
+from reconciler.manifest.certificates import (
+    CertificateProblem,
+    parse_certificate,
+    parse_pkcs12,
+    upload_payload,
+    with_certificate_facts,
+)
+from reconciler.manifest.reader import load_manifests
 
 NOW = int(time.time())
 

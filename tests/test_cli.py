@@ -9,10 +9,9 @@ import sys
 
 import pytest
 
+from helpers.cli import CANARY, ROOT, STARTER, graph_calls, keys_in, run, writes
 from reconciler.emulator import Emulator
 from reconciler.graph.transport import Session
-
-from helpers.cli import CANARY, ROOT, STARTER, graph_calls, keys_in, run, writes
 
 
 def test_plan_apply_plan_converges_and_second_apply_adds_nothing(emu, env, capsys):

@@ -5,11 +5,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from reconciler.core.errors import ConfigError
+from reconciler.emulator.credentials_kit import make_client_certificate
+from reconciler.graph.settings import from_environment
 from reconciler.signin import credentials
 from reconciler.signin.credentials import Kind, kind_from_environment
-from reconciler.emulator.credentials_kit import make_client_certificate
-from reconciler.core.errors import ConfigError
-from reconciler.graph.settings import from_environment
 
 APP = {"AZURE_TENANT_ID": "contoso.onmicrosoft.com", "AZURE_CLIENT_ID": "11111111-2222-4333-8444-555555555555"}
 PASSWORD = "CANARY-pw-0f3e"

@@ -178,8 +178,8 @@ def test_the_json_example_in_plan_formats_has_the_real_shape():
     """docs/gitops.md shows `plan --format json`: its fields are the real ones."""
     import json
 
-    from reconciler.plan.data import plan_data
     from helpers.golden import starter_plan
+    from reconciler.plan.data import plan_data
 
     section = (ROOT / "docs" / "gitops.md").read_text().split("## Plan formats", 1)[1]
     example = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])

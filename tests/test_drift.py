@@ -2,13 +2,11 @@
 
 import pytest
 
+from helpers.model import DAY, NOW, desired, gen, key, live, sec, tenant
+from reconciler.core.changes import Plan
+from reconciler.core.model import KeyType, LiveKeySet, LiveState
 from reconciler.plan.activekey import active_key
 from reconciler.plan.drift import DriftReport, drift
-from reconciler.core.model import KeyType, LiveKeySet, LiveState
-from reconciler.core.changes import Plan
-
-from helpers.model import DAY, NOW, desired, gen, key, live, sec, tenant
-
 
 # -- the active-key rule ----------------------------------------------------------------
 

@@ -7,11 +7,10 @@ import time
 
 import pytest
 
-from reconciler.plan.activekey import active_key
-from reconciler.graph.client import GraphClient
-
 from helpers.cli import CANARY, run, writes
 from helpers.graph import Graph
+from reconciler.graph.client import GraphClient
+from reconciler.plan.activekey import active_key
 
 DAY = 86_400
 

@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from reconciler.emulator import Emulator, parse_fault_spec
-from reconciler.emulator.throttle import Throttle, max_in_window, retry_after_value
 from reconciler.emulator.config import ThrottleSettings
+from reconciler.emulator.throttle import Throttle, max_in_window, retry_after_value
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYSETS = "/beta/trustFramework/keySets"

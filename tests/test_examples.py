@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.cli.main import build_parser, main
-
 from helpers.cli import CANARY, keys_in
+from reconciler.cli.main import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
 PIPELINES = sorted((ROOT / "examples").rglob("*.yml")) + sorted((ROOT / "examples").rglob("*.yaml"))

@@ -3,14 +3,13 @@ a tenant populated out of band → export → validate → plan shows no change.
 
 import pytest
 
-from reconciler.manifest.export import DEFAULT_SCHEMA_REF, env_base, export_manifest, schema_ref_for
-from reconciler.manifest.reader import load_manifests
-from reconciler.core.model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState
-from reconciler.plan.planner import plan
-
 from helpers.cli import CANARY, run, writes
 from helpers.graph import Graph
 from helpers.model import DAY, NOW, key
+from reconciler.core.model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState
+from reconciler.manifest.export import DEFAULT_SCHEMA_REF, env_base, export_manifest, schema_ref_for
+from reconciler.manifest.reader import load_manifests
+from reconciler.plan.planner import plan
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -4,13 +4,13 @@ import pytest
 import requests
 
 from reconciler.core import errors
-from reconciler.signin.auth import TokenProvider
-from reconciler.graph.client import GraphClient
-from reconciler.graph.answers import _created_id, parse_key
-from reconciler.graph.redact import scrub_error
 from reconciler.core.model import KeyType, KeyUse
+from reconciler.graph.answers import _created_id, parse_key
+from reconciler.graph.client import GraphClient
+from reconciler.graph.redact import scrub_error
 from reconciler.graph.retry import RetryPolicy
 from reconciler.graph.settings import from_environment
+from reconciler.signin.auth import TokenProvider
 
 
 def configure(emu, **settings):

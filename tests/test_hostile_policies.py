@@ -11,9 +11,8 @@ import time
 
 import pytest
 
-from reconciler.manifest.policies import MAX_POLICY_BYTES, scan_text
-
 from helpers.cli import run
+from reconciler.manifest.policies import MAX_POLICY_BYTES, scan_text
 
 MANIFEST = "version: 1\nkeySets:\n  - {name: Known, keys: [{kind: generate, kty: RSA, use: sig}]}\n"
 GOOD = '<TrustFrameworkPolicy><Key Id="k" StorageReferenceId="B2C_1A_Known"/></TrustFrameworkPolicy>\n'

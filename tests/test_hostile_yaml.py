@@ -241,8 +241,8 @@ def test_echoed_text_cannot_break_lines_or_drive_the_terminal(tmp_path, capsys):
 
 
 def test_a_file_reference_with_control_characters_is_shown_escaped_in_plans(tmp_path):
-    from reconciler.manifest.reader import load_manifests
     from reconciler.core.model import LiveState
+    from reconciler.manifest.reader import load_manifests
     from reconciler.plan.planner import plan
     from reconciler.render.text import render_plan_text
 

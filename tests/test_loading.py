@@ -17,8 +17,8 @@ import pytest
 from reconciler.cli.main import main
 from reconciler.core.errors import ManifestError
 from reconciler.manifest.background import OVERLAP_MIN_BYTES, _InThread
-from reconciler.manifest.reader import load_manifests
 from reconciler.manifest.files import find_manifest_files
+from reconciler.manifest.reader import load_manifests
 from reconciler.manifest.state import load_state
 from reconciler.manifest.tenantscan import UNKNOWN, _top_level_tenant, declared_tenant
 

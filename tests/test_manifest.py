@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from reconciler.core.errors import ManifestError
-from reconciler.manifest.reader import LoadResult, find_manifest_files, load_manifests
-from reconciler.core.model import DesiredKey, DesiredKeySet, DesiredState, KeyKind, KeyType, KeyUse, SecretRef
 from reconciler.core.diagnostics import Location, Severity
+from reconciler.core.errors import ManifestError
+from reconciler.core.model import DesiredKey, DesiredKeySet, DesiredState, KeyKind, KeyType, KeyUse, SecretRef
+from reconciler.manifest.reader import LoadResult, find_manifest_files, load_manifests
 from reconciler.manifest.schema import SCHEMA_FILE
 from reconciler.manifest.yamlload import load_document
 

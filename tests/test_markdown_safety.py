@@ -12,13 +12,12 @@ import cmarkgfm
 import pytest
 from cmarkgfm.cmark import Options
 
-from reconciler.plan.drift import drift
-from reconciler.core.changes import Action, Change, Plan, Unmanaged
-from reconciler.core.model import DesiredKey, KeyKind, KeyType, KeyUse, SecretRef
-from reconciler.core.diagnostics import Diagnostic, Location, Severity
-from reconciler.render.markdown import render_drift_markdown, render_plan_markdown
-
 from helpers.model import DAY, NOW, desired, gen, key, live, tenant
+from reconciler.core.changes import Action, Change, Plan, Unmanaged
+from reconciler.core.diagnostics import Diagnostic, Location, Severity
+from reconciler.core.model import DesiredKey, KeyKind, KeyType, KeyUse, SecretRef
+from reconciler.plan.drift import drift
+from reconciler.render.markdown import render_drift_markdown, render_plan_markdown
 
 HOSTILE = [
     "certs/a]b(c)<d>|e`f.pem",

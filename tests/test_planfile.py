@@ -6,11 +6,10 @@ import shutil
 
 import pytest
 
-from reconciler.session import saved as saved_plan
-from reconciler.plan import planfile
-
 from helpers.cli import CANARY, STARTER, graph_calls, keys_in, run, writes
 from helpers.graph import Graph
+from reconciler.plan import planfile
+from reconciler.session import saved as saved_plan
 
 
 @pytest.fixture
@@ -171,9 +170,9 @@ def test_locations_and_times_read_back():
 
 
 def test_live_changes_in_words():
-    from reconciler.plan.livediff import live_changes
     from reconciler.core.model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState
     from reconciler.plan.data import live_data
+    from reconciler.plan.livediff import live_changes
 
     def state(*keysets):
         return live_data(LiveState(tuple(LiveKeySet(i, tuple(k)) for i, k in keysets)))

@@ -2,11 +2,10 @@
 
 import pytest
 
+from helpers.model import DAY, LOC, NOW, desired, gen, live, sec, tenant
 from reconciler.core.changes import Action
 from reconciler.core.model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState
 from reconciler.plan.planner import SECRETS_NOT_COMPARED, plan
-
-from helpers.model import DAY, LOC, NOW, desired, gen, live, sec, tenant
 
 
 def summary(p):

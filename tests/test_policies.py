@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.manifest.policies import scan_policies, scan_text
-
 from helpers.cli import run, writes
 from helpers.graph import Graph
+from reconciler.manifest.policies import scan_policies, scan_text
 
 FIXTURES = Path(__file__).parent / "fixtures" / "policies"
 EXTRA = """<?xml version="1.0" encoding="utf-8"?>

@@ -8,17 +8,16 @@ import json
 
 import pytest
 
-from reconciler.core.errors import ManifestError
-from reconciler.manifest.reader import load_manifests
-from reconciler.core.changes import Action
-from reconciler.core.model import DesiredKeySet, DesiredState, KeyType, KeyUse, LiveKey, PolicyReference
-from reconciler.core.diagnostics import Location
-from reconciler.plan.planner import plan
-from reconciler.plan.prune import ALWAYS_PROTECTED
-
 from helpers.cli import run, writes
 from helpers.graph import Graph
 from helpers.model import DAY, LOC, NOW, gen, live, tenant
+from reconciler.core.changes import Action
+from reconciler.core.diagnostics import Location
+from reconciler.core.errors import ManifestError
+from reconciler.core.model import DesiredKeySet, DesiredState, KeyType, KeyUse, LiveKey, PolicyReference
+from reconciler.manifest.reader import load_manifests
+from reconciler.plan.planner import plan
+from reconciler.plan.prune import ALWAYS_PROTECTED
 
 
 def desired(*, prune=True, protected=(), references=(), disable=False, **keysets):

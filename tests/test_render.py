@@ -4,13 +4,12 @@ Regenerate on purpose with:  UPDATE_GOLDEN=1 pytest tests/test_render.py
 then read the diff before committing it.
 """
 
-from reconciler.core.report import ApplyReport, Outcome, Status
+from helpers.golden import check_golden, starter_plan
+from helpers.model import DAY, NOW, desired, gen, sec, tenant
 from reconciler.core.changes import Plan
+from reconciler.core.report import ApplyReport, Outcome, Status
 from reconciler.plan.planner import plan
 from reconciler.render.text import render_outcome, render_plan_text, render_report
-
-from helpers.golden import check_golden, starter_plan
-from helpers.model import NOW, DAY, desired, gen, sec, tenant
 
 
 def test_plan_with_changes_unmanaged_and_note():

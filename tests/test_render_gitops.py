@@ -8,17 +8,16 @@ then read the diff before committing it.
 import json
 import re
 
-from reconciler.plan.drift import drift
-from reconciler.plan.planner import plan
-from reconciler.core.changes import Action, Change, Plan, Unmanaged
-from reconciler.core.model import DesiredKey, KeyKind, KeyType, KeyUse, LiveKey, SecretRef
-from reconciler.core.diagnostics import Diagnostic, Location, Severity
-from reconciler.render.drift_text import render_drift_text
-from reconciler.plan.data import FORMAT_VERSION, drift_data, dumps, plan_data
-from reconciler.render.markdown import code, render_drift_markdown, render_plan_markdown, text
-
 from helpers.golden import check_golden, starter_plan
 from helpers.model import DAY, NOW, desired, gen, key, live, sec, tenant
+from reconciler.core.changes import Action, Change, Plan, Unmanaged
+from reconciler.core.diagnostics import Diagnostic, Location, Severity
+from reconciler.core.model import DesiredKey, KeyKind, KeyType, KeyUse, LiveKey, SecretRef
+from reconciler.plan.data import FORMAT_VERSION, drift_data, dumps, plan_data
+from reconciler.plan.drift import drift
+from reconciler.plan.planner import plan
+from reconciler.render.drift_text import render_drift_text
+from reconciler.render.markdown import code, render_drift_markdown, render_plan_markdown, text
 
 
 def sample_drift():

@@ -6,16 +6,26 @@ import time
 
 import pytest
 
-from reconciler.plan.activekey import active_key
-from reconciler.core.errors import ManifestError
-from reconciler.manifest.reader import load_manifests
-from reconciler.core.changes import Action, Reason
-from reconciler.core.model import DesiredKey, DesiredKeySet, DesiredState, KeyKind, KeyType, KeyUse, LiveKey, LiveKeySet, LiveState, Rotation
-from reconciler.plan.planner import plan
-
 from helpers.cli import run
 from helpers.graph import Graph
 from helpers.model import LOC, NOW, gen, live
+from reconciler.core.changes import Action, Reason
+from reconciler.core.errors import ManifestError
+from reconciler.core.model import (
+    DesiredKey,
+    DesiredKeySet,
+    DesiredState,
+    KeyKind,
+    KeyType,
+    KeyUse,
+    LiveKey,
+    LiveKeySet,
+    LiveState,
+    Rotation,
+)
+from reconciler.manifest.reader import load_manifests
+from reconciler.plan.activekey import active_key
+from reconciler.plan.planner import plan
 
 DAY = 86_400
 LIFETIME, RENEW = 180 * DAY, 30 * DAY

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.main import main
-from reconciler.manifest.confine import escape, repository_root
-from reconciler.core.errors import SecretError
 from reconciler.core.diagnostics import Location
+from reconciler.core.errors import SecretError
 from reconciler.core.model import SecretRef
+from reconciler.manifest.confine import escape, repository_root
 from reconciler.manifest.secrets import problem, resolve
 
 CANARY = "CANARY-outside-file-41d0"

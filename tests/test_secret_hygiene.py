@@ -16,18 +16,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from helpers.certkit import DAY, PFX_PASSWORD, certificate, write
-
-from reconciler.session import applier
-from reconciler.graph.client import redact
-from reconciler.signin.auth import TokenProvider
 from reconciler.cli.main import build_parser, main
-from reconciler.emulator import Response
-from reconciler.graph.client import GraphClient
 from reconciler.core.changes import Action
-from reconciler.plan.planner import plan
-from reconciler.manifest.secrets import resolve
+from reconciler.emulator import Response
+from reconciler.graph.client import GraphClient, redact
 from reconciler.graph.settings import from_environment
+from reconciler.manifest.secrets import resolve
 from reconciler.manifest.state import load_state
+from reconciler.plan.planner import plan
+from reconciler.session import applier
+from reconciler.signin.auth import TokenProvider
 
 ENV_CANARY = 'CANARY-env-"q"\\-8d1f'  # a quote and a backslash: JSON-escaped in an echo
 FILE_CANARY = "CANARY-file-2b6c"

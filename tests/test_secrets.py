@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from reconciler.core.diagnostics import Location, Severity
 from reconciler.core.errors import SecretError
 from reconciler.core.model import DesiredKey, DesiredKeySet, DesiredState, KeyKind, KeyType, KeyUse, SecretRef
-from reconciler.core.diagnostics import Location, Severity
 from reconciler.manifest.secrets import missing_secret_diagnostics, problem, resolve
 
 CANARY = "CANARY-secret-5b2d"

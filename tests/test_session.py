@@ -1,14 +1,12 @@
 """The library face: `reconciler.Session` plans and applies against the emulator as the
 README shows, returns data, and prints nothing."""
 
-from pathlib import Path
-
 import pytest
 
+from helpers.cli import STARTER
 from reconciler import Action, ReconcilerError, Session
 from reconciler.core.diagnostics import Severity
 
-STARTER = str(Path(__file__).resolve().parent.parent / "examples" / "starter-pack.yaml")
 SECRET = "session-canary-4b1d"
 
 

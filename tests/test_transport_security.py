@@ -14,8 +14,8 @@ from typing import Callable, Iterator
 import pytest
 import requests
 
-from reconciler.core import errors
 from reconciler.cli.main import main
+from reconciler.core import errors
 from reconciler.emulator import Response
 from reconciler.graph.client import GraphClient
 from reconciler.graph.retry import RetryPolicy

@@ -10,8 +10,8 @@ import os
 import sys
 from typing import Mapping
 
-from ..core.errors import ManifestError, ReconcilerError, SecretError
 from ..core.diagnostics import printable
+from ..core.errors import ManifestError, ReconcilerError, SecretError
 from .context import EXIT_ERROR, Context
 from .parser import build_parser
 

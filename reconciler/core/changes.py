@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from .diagnostics import Diagnostic, Location
 from .model import DesiredKey, LiveKey, LiveState
 
+
 class Action(str, enum.Enum):
     """One Graph write per change; `glyph` is how plans show it (Terraform's `+ ~ -`)."""
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import functools
-from typing import Iterable
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from .diagnostics import Location, shown
 

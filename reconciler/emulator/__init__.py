@@ -7,12 +7,13 @@ the Entra ID token service, over HTTPS on loopback (see ``ASSUMPTIONS.md``).
 A separate layer: imports nothing from the rest of ``reconciler``.
 """
 
-from .foreground import serve_forever
 from .config import DEFAULT_FEDERATED_SUBJECT, DEFAULT_ROLES, READ_ROLE, WRITE_ROLE, Settings
-from .faults import SPEC_HELP as FAULT_SPEC_HELP, parse_fault_spec
+from .faults import SPEC_HELP as FAULT_SPEC_HELP
+from .faults import parse_fault_spec
+from .foreground import serve_forever
+from .keymodel import pick_active
 from .pipeline import Context, Pipeline, Request, Response
 from .server import DEFAULT_TENANT_DOMAIN, Emulator
-from .keymodel import pick_active
 
 __all__ = ["Emulator", "serve_forever", "DEFAULT_FEDERATED_SUBJECT", "DEFAULT_ROLES",
            "DEFAULT_TENANT_DOMAIN", "READ_ROLE", "WRITE_ROLE", "Settings", "Context",

@@ -24,8 +24,8 @@ from typing import Any, Callable
 
 from .config import Config
 from .faults import FaultSet
-from .pipeline import Request, Response
 from .keymodel import StoreError
+from .pipeline import Request, Response
 
 
 class ControlSurface:

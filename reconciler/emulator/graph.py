@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 from urllib.parse import unquote
 
-from .config import READ_ROLE, WRITE_ROLE, Config
-from .pipeline import Context, Pipeline, Response
 from .certs import from_certificate_body, from_pkcs12_body
+from .config import READ_ROLE, WRITE_ROLE, Config
 from .keymodel import Key, KeySet, StoreError
+from .pipeline import Context, Pipeline, Response
 from .store import KeySetStore
 from .sts import TokenRejected, TokenService
 

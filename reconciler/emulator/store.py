@@ -20,6 +20,7 @@ import time
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from .keymaking import generate, seed_key
+
 # Key, StoreError and pick_active are also imported from here by tests
 # (tests/test_emulator.py, tests/test_bench_smoke.py).
 from .keymodel import Key, KeySet, StoreError, dump_key, pick_active

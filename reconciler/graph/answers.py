@@ -10,8 +10,8 @@ from __future__ import annotations
 import requests
 
 from ..core import errors
-from ..core.model import KeyType, KeyUse, LiveKey, LiveKeySet
 from ..core.diagnostics import printable
+from ..core.model import KeyType, KeyUse, LiveKey, LiveKeySet
 from . import redact
 from .retry import BUSY_CODES, parse_retry_after
 

@@ -20,10 +20,10 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from ..core import errors
-from . import redact
-from .lifecycle import LifecycleVerbs
 from ..core.model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState, strip_prefix
+from . import redact
 from .answers import MAX_ERROR_MESSAGE, _created_id, error_from_response, parse_key, parse_keyset
+from .lifecycle import LifecycleVerbs
 from .pacing import Pacer, Unpaced
 from .redact import scrub_error
 from .retry import RetryPolicy, is_ambiguous, is_rejected

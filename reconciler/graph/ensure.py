@@ -22,8 +22,8 @@ import time
 from typing import Callable, Collection
 
 from ..core.errors import GraphConflict, GraphError, GraphNotFound
-from .client import GraphClient
 from ..core.model import DesiredKey, LiveKey
+from .client import GraphClient
 from .retry import is_ambiguous
 
 SETTLE_SECONDS = 20.0  # how long a new key set may stay invisible to uploads

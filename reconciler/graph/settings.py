@@ -6,8 +6,8 @@ is needed. Plain `http://` is refused except on loopback addresses.
 
 from __future__ import annotations
 
-import ipaddress
 import atexit
+import ipaddress
 import os
 import tempfile
 from dataclasses import dataclass

@@ -24,11 +24,11 @@ import hashlib
 import os
 from typing import TYPE_CHECKING, Callable, Mapping
 
-from . import secrets
-from .confine import read_regular_file
+from ..core.diagnostics import Diagnostic, Severity
 from ..core.errors import ManifestError
 from ..core.model import DesiredKey, DesiredState, KeyKind, SecretRef
-from ..core.diagnostics import Diagnostic, Severity
+from . import secrets
+from .confine import read_regular_file
 
 if TYPE_CHECKING:
     from cryptography import x509

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
-from .confine import escape, repository_root
-from ..core.errors import ManifestError
 from ..core.diagnostics import Diagnostic, Location, Severity
+from ..core.errors import ManifestError
+from .confine import escape, repository_root
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 DEFAULT_PATHS = ("manifests",)  # what a command reads when given no PATH

@@ -22,10 +22,10 @@ import os
 import re
 from typing import Sequence
 
-from .confine import escape, read_regular_file, repository_root
+from ..core.diagnostics import Diagnostic, Location, Severity
 from ..core.errors import ManifestError
 from ..core.model import KEYSET_PREFIX, DesiredState, PolicyReference, by_keyset
-from ..core.diagnostics import Diagnostic, Location, Severity
+from .confine import escape, read_regular_file, repository_root
 
 MAX_POLICY_BYTES = 16 * 1024 * 1024
 _REFERENCE = re.compile(r"""\bStorageReferenceId\s*=\s*(["'])([^"'<>]*)\1""")

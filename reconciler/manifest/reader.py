@@ -19,10 +19,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from .confine import SECRETS_ROOT_VARIABLE, repository_root
-from ..core.errors import ConfigError, ManifestError
-from ..core.model import KEYSET_PREFIX, DesiredKey, DesiredKeySet, DesiredState, KeyKind, KeyType, KeyUse, Rotation, SecretRef, keyset_id, strip_prefix
 from ..core.diagnostics import Diagnostic, Location, Severity
+from ..core.errors import ConfigError, ManifestError
+from ..core.model import (
+    KEYSET_PREFIX,
+    DesiredKey,
+    DesiredKeySet,
+    DesiredState,
+    KeyKind,
+    KeyType,
+    KeyUse,
+    Rotation,
+    SecretRef,
+    keyset_id,
+    strip_prefix,
+)
+from .confine import SECRETS_ROOT_VARIABLE, repository_root
 from .files import find_manifest_files
 from .schema import validate
 from .secrets import confinement_problem

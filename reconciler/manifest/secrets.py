@@ -14,10 +14,10 @@ import os
 import stat
 from typing import Mapping
 
-from .confine import escape, read_regular_file, repository_root
+from ..core.diagnostics import Diagnostic, Severity
 from ..core.errors import SecretError
 from ..core.model import DesiredState, KeyKind, SecretRef
-from ..core.diagnostics import Diagnostic, Severity
+from .confine import escape, read_regular_file, repository_root
 
 MAX_SECRET_BYTES = 64 * 1024
 

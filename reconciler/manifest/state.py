@@ -7,9 +7,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping, Sequence
 
+from ..core.diagnostics import Diagnostic, Severity
 from ..core.errors import ManifestError
 from ..core.model import DesiredState
-from ..core.diagnostics import Diagnostic, Severity
 from .certificates import with_certificate_facts
 from .confine import SECRETS_ROOT_VARIABLE
 from .policies import scan_policies, undeclared

@@ -21,7 +21,12 @@ from typing import Sequence
 
 import yaml
 from yaml.events import (
-    AliasEvent, CollectionEndEvent, CollectionStartEvent, DocumentStartEvent, MappingStartEvent, ScalarEvent,
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentStartEvent,
+    MappingStartEvent,
+    ScalarEvent,
 )
 
 from .confine import read_regular_file

@@ -23,9 +23,9 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode
 
-from .confine import read_regular_file
 from ..core.diagnostics import Diagnostic, Location
-from .yamltree import _CORE, _MAP_TAG, MAX_NODES, _TOO_LARGE, Document, _Builder, _error, _Failed, _location
+from .confine import read_regular_file
+from .yamltree import _CORE, _MAP_TAG, _TOO_LARGE, MAX_NODES, Document, _Builder, _error, _Failed, _location
 
 MAX_BYTES = 1024 * 1024  # per manifest file, checked before parsing
 MAX_DEPTH = 32  # nesting levels; a manifest needs 7

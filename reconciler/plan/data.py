@@ -13,8 +13,8 @@ import json
 from typing import Any
 
 from ..core.changes import Action, ActiveKey, Change, Plan, Unmanaged
-from ..core.model import DesiredKey, KeyKind, LiveKey, LiveState, format_time
 from ..core.diagnostics import Diagnostic, Location
+from ..core.model import DesiredKey, KeyKind, LiveKey, LiveState, format_time
 
 FORMAT_VERSION = 1
 

@@ -29,9 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from .activekey import active_key, is_enabled, next_valid_from
 from ..core.changes import Change, Plan, Unmanaged
 from ..core.model import DesiredState, LiveKey, LiveKeySet, LiveState, format_time, is_backup
+from .activekey import active_key, is_enabled, next_valid_from
 from .planner import plan as make_plan
 
 DAY = 86_400

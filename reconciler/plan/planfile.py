@@ -24,10 +24,10 @@ from datetime import datetime
 from typing import Any
 
 from .. import __version__
-from ..core.errors import ConfigError
 from ..core.changes import Action, Change, Plan, Reason
-from ..core.model import DesiredKey, DesiredState, KeyKind, KeyType, KeyUse, LiveState, SecretRef, format_time
 from ..core.diagnostics import Location
+from ..core.errors import ConfigError
+from ..core.model import DesiredKey, DesiredState, KeyKind, KeyType, KeyUse, LiveState, SecretRef, format_time
 from .data import FORMAT_VERSION, live_data, plan_data
 
 KIND = "b2ckeys-plan"

@@ -18,11 +18,11 @@
 
 from __future__ import annotations
 
+from ..core.changes import Action, Change, Plan, Reason, Unmanaged
+from ..core.diagnostics import Diagnostic, Severity
+from ..core.model import DesiredKey, DesiredKeySet, DesiredState, KeyKind, LiveKey, LiveKeySet, LiveState, format_time
 from . import prune, rotation
 from .activekey import after_changes, is_enabled
-from ..core.changes import Action, Change, Plan, Reason, Unmanaged
-from ..core.model import DesiredKey, DesiredKeySet, DesiredState, KeyKind, LiveKey, LiveKeySet, LiveState, format_time
-from ..core.diagnostics import Diagnostic, Severity
 
 SECRETS_NOT_COMPARED = (
     "Graph never returns secret values, so an existing secret key is matched by its "

@@ -23,11 +23,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .activekey import active_key, is_enabled
 from ..core.changes import Action, Change, Reason, Unmanaged
-from ..core.model import DesiredKey, DesiredState, LiveKey, LiveState, is_backup, keyset_id
 from ..core.diagnostics import Diagnostic, Location, Severity
-from ..core.model import by_keyset
+from ..core.model import DesiredKey, DesiredState, LiveKey, LiveState, by_keyset, is_backup, keyset_id
+from .activekey import active_key, is_enabled
 
 ALWAYS_PROTECTED = ("B2C_1A_TokenSigningKeyContainer", "B2C_1A_TokenEncryptionKeyContainer")
 THRESHOLD, MIN_EXISTING = 0.30, 10

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .activekey import is_enabled, is_valid_at
 from ..core.model import DesiredKey, LiveKey, format_time
+from .activekey import is_enabled, is_valid_at
 
 DAY, HOUR = 86_400, 3_600
 

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from ..plan.drift import DAY, DriftReport
 from ..core.model import format_time
+from ..plan.drift import DAY, DriftReport
 from .text import Style, describe_change, describe_unmanaged, plural, render_diagnostics
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import html
 
-from ..plan.drift import DriftReport
 from ..core.changes import Action, Change, Plan
 from ..core.model import format_time
-from .text import dates, describe_active, describe_live_key, render_plan_text, summary_line
+from ..plan.drift import DriftReport
 from .drift_text import drift_summary, problem_rows, render_drift_text
+from .text import dates, describe_active, describe_live_key, render_plan_text, summary_line
 
 _PUNCTUATION = "\\`*[]|~"
 _ZWSP = "&#8203;"

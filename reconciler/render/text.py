@@ -11,8 +11,8 @@ from typing import Iterable
 
 from ..core.changes import Action, ActiveKey, Change, Plan, Unmanaged
 from ..core.diagnostics import Diagnostic
-from ..core.report import Status
 from ..core.model import LiveKey, format_time
+from ..core.report import Status
 
 _GREEN, _YELLOW, _RED, _BOLD, _RESET = "\033[32m", "\033[33m", "\033[31m", "\033[1m", "\033[0m"
 

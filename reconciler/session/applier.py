@@ -21,14 +21,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from ..manifest import secrets
-from ..manifest.certificates import upload_payload
-from ..graph.ensure import ensure_deleted, ensure_disabled, ensure_key, ensure_keyset
+from ..core.changes import Action, Change, Plan
 from ..core.errors import ReconcilerError
+from ..core.model import SecretRef
 from ..core.report import ApplyReport, Outcome, Status
 from ..graph.client import GraphClient
-from ..core.changes import Action, Change, Plan
-from ..core.model import SecretRef
+from ..graph.ensure import ensure_deleted, ensure_disabled, ensure_key, ensure_keyset
+from ..manifest import secrets
+from ..manifest.certificates import upload_payload
 
 
 def apply(

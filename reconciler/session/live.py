@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..core.diagnostics import Diagnostic, Severity
 from ..core.errors import GraphAuthError
 from ..core.model import DesiredState, LiveKeySet, LiveState
-from ..core.diagnostics import Diagnostic, Severity
 from ..plan.planner import unmatched_keys
 
 

@@ -9,8 +9,8 @@ import os
 import time
 from dataclasses import replace
 
-from ..core.errors import ApplyRefused
 from ..core.diagnostics import printable
+from ..core.errors import ApplyRefused
 from ..manifest.confine import SECRETS_ROOT_VARIABLE
 from ..manifest.secrets import loose_file_warnings
 from ..plan import planfile

@@ -29,17 +29,18 @@ from ..core.report import ApplyReport, Outcome
 from ..graph.client import GraphClient, connect_graph
 from ..graph.settings import from_environment as settings_from
 from ..manifest import background
-from ..manifest.files import DEFAULT_PATHS
 from ..manifest.export import ExportResult, export_manifest
+from ..manifest.files import DEFAULT_PATHS
 from ..manifest.secrets import loose_file_warnings, missing_secret_diagnostics, resolve
 from ..manifest.state import load_state
-from ..plan.drift import DriftReport, drift
 from ..plan import planner
+from ..plan.drift import DriftReport, drift
 from ..signin.auth import TokenProvider
 from ..signin.credentials import Kind, kind_from_environment
 from ..signin.preflight import check
 from . import applier
 from .live import read_live
+
 
 @dataclass(frozen=True)
 class Planned:

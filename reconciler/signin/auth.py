@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import urlsplit
 
-from .credentials import CERTIFICATE, SECRET, TOKEN_FILE, Credential, Kind, from_environment
 from ..core.errors import AuthError, ReconcilerError
 from ..graph.settings import Settings
 from ..graph.transport import Session
+from .credentials import CERTIFICATE, SECRET, TOKEN_FILE, Credential, Kind, from_environment
 
 LOGIN_TIMEOUT_SECONDS = 30
 MANAGED_IDENTITY_TIMEOUT = (5, 30)

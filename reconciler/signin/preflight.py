@@ -13,11 +13,11 @@ import re
 
 import requests
 
-from .auth import Identity, TokenProvider
-from .credentials import Kind
 from ..core.errors import PreflightError
 from ..graph.settings import Settings
 from ..graph.transport import Session
+from .auth import Identity, TokenProvider
+from .credentials import Kind
 
 READ_ROLE = "TrustFrameworkKeySet.Read.All"
 WRITE_ROLE = "TrustFrameworkKeySet.ReadWrite.All"

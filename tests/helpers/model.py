@@ -2,8 +2,18 @@
 and key sets (`desired`), live keys (`live`, `key`) and key sets (`tenant`), at a fixed `NOW`."""
 
 from reconciler.core.diagnostics import Location
-from reconciler.core.model import (DesiredKey, DesiredKeySet, DesiredState, KeyKind, KeyType, KeyUse, LiveKey,
-                                   LiveKeySet, LiveState, SecretRef)
+from reconciler.core.model import (
+    DesiredKey,
+    DesiredKeySet,
+    DesiredState,
+    KeyKind,
+    KeyType,
+    KeyUse,
+    LiveKey,
+    LiveKeySet,
+    LiveState,
+    SecretRef,
+)
 
 NOW = 1_800_000_000
 DAY = 86_400
