@@ -3,7 +3,7 @@ README shows, returns data, and prints nothing."""
 
 import pytest
 
-from helpers.cli import STARTER
+from helpers.cli import STARTER, writes
 from reconciler import Action, ReconcilerError, Session
 from reconciler.core.diagnostics import Severity
 
@@ -52,3 +52,20 @@ def test_errors_are_raised_with_their_location_not_printed(emu, environ, tmp_pat
         Session(environ).plan([str(manifest)])
     assert f"{manifest}:5:" in "\n".join(caught.value.lines())
     assert capsys.readouterr().err == ""
+
+
+def test_apply_after_plan_checks_secrets_and_the_write_permission_before_any_write(emu, environ):
+    session = Session({k: v for k, v in environ.items() if k != "FACEBOOK_APP_SECRET"})
+    planned = session.plan([STARTER])
+    with pytest.raises(ReconcilerError) as caught:
+        session.apply(planned)
+    assert "FACEBOOK_APP_SECRET" in "\n".join(caught.value.lines())
+    assert writes(emu) == []
+
+    emu.config.update({"roles": ["TrustFrameworkKeySet.Read.All"]})  # a read-only app can plan, not apply
+    session = Session(environ)
+    planned = session.plan([STARTER])
+    with pytest.raises(ReconcilerError) as caught:
+        session.apply(planned)
+    assert "TrustFrameworkKeySet.ReadWrite.All" in "\n".join(caught.value.lines())
+    assert writes(emu) == []

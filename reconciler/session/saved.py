@@ -47,7 +47,7 @@ def load_saved_plan(session: Session, path: str, *, workers: int = 1) -> Planned
         raise ApplyRefused(_stale(path, "planning again now gives other changes", [
             "the tenant and the manifests are as recorded, so time did it: a key's exp has passed, a rotation "
             "became due, or a new UTC day began since (a rotation's first key starts at midnight)"]))
-    return Planned(state, replace(fresh, changes=changes), client)
+    return Planned(state, replace(fresh, changes=changes), client, writable=True)
 
 
 def _now() -> int:

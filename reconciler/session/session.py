@@ -45,11 +45,13 @@ from .live import read_live
 @dataclass(frozen=True)
 class Planned:
     """A plan with what it was computed from, and the client (signed in, past the guards)
-    that `Session.apply` makes its changes with."""
+    that `Session.apply` makes its changes with; `writable`: the client passed the write
+    permission's guard and is paced for apply's workers."""
 
     state: DesiredState
     plan: Plan
     client: GraphClient
+    writable: bool = False
 
 
 class Session:
@@ -79,11 +81,6 @@ class Session:
                                      validating=validating)
         self.report(warnings)
         return state
-
-    def secret_warnings(self, state: DesiredState, severity: Severity = Severity.WARNING) -> list[Diagnostic]:
-        """Secrets that cannot be read now (variables unset, files missing), and secret files
-        others may read."""
-        return missing_secret_diagnostics(state, severity, self.environ) + loose_file_warnings(state)
 
     def check_secrets(self, state: DesiredState) -> None:
         """Before any call to Graph that writes: secret files others may read are reported,
@@ -117,7 +114,7 @@ class Session:
     def load_and_list(self, paths: Sequence[str] = (), *, policies: Sequence[str] = (), command: str
                       ) -> tuple[DesiredState, GraphClient, LiveState]:
         """The desired state, a client signed in past the guards, and the tenant's key sets.
-        Large manifest sets load in a process of their own meanwhile (`manifest.background`);
+        Large manifest sets load in a thread meanwhile (`manifest.background`);
         when signing in or listing fails, the manifests' errors, if any, are raised instead."""
         with background.start_loading(paths or DEFAULT_PATHS, self.environ, policies=policies or ()) as loading:
             try:
@@ -159,7 +156,7 @@ class Session:
         state = self.load(paths, policies=policies)
         self.check_secrets(state)
         client = self.connect(state.tenant, command="apply", write=True, workers=workers)
-        return Planned(state, self.plan_against(state, client), client)
+        return Planned(state, self.plan_against(state, client), client, writable=True)
 
     def drift(self, paths: Sequence[str] = (), *, policies: Sequence[str] = (), window_days: int) -> DriftReport:
         """What `b2ckeys drift` reports, with B2C's own word on each key set's active key
@@ -186,9 +183,14 @@ class Session:
               on_start: Callable[[Change], None] | None = None,
               on_outcome: Callable[[Outcome], None] | None = None,
               stop: threading.Event | None = None) -> ApplyReport:
-        """Makes the plan's changes (`session.applier`); secrets are read just before the call
-        that needs them."""
-        return applier.apply(planned.plan, planned.client, resolve=self.resolve, on_start=on_start,
+        """Makes the plan's changes (`session.applier`). Before the first write every secret
+        must be there, and a plan made by `plan` (read permission) signs in again past the
+        write permission's guard; each secret is read just before the call that needs it."""
+        client = planned.client
+        if not planned.writable:
+            self.check_secrets(planned.state)
+            client = self.connect(planned.state.tenant, command="apply", write=True, workers=parallelism)
+        return applier.apply(planned.plan, client, resolve=self.resolve, on_start=on_start,
                              on_outcome=on_outcome, parallelism=parallelism, stop=stop)
 
     def resolve(self, ref: SecretRef) -> str:
