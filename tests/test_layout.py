@@ -86,18 +86,22 @@ MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
 def _local_imports(path: Path):
-    """Imports inside functions (not under `if TYPE_CHECKING:`), as (line number, first of a run)."""
+    """Imports inside functions, in any block of them (not under `if TYPE_CHECKING:`), as
+    (line number, first of a run of imports)."""
     tree = ast.parse(path.read_text())
     typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
                    for n in ast.walk(node)}
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            previous_was_import = False
-            for statement in node.body:
-                is_import = isinstance(statement, (ast.Import, ast.ImportFrom)) and id(statement) not in typing_only
-                if is_import:
-                    yield statement.lineno, not previous_was_import
-                previous_was_import = is_import
+    functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    blocks = {id(block): block for function in functions for node in ast.walk(function)
+              for block in (getattr(node, field, None) for field in ("body", "orelse", "finalbody", "handlers"))
+              if isinstance(block, list)}
+    for block in blocks.values():
+        previous_was_import = False
+        for statement in block:
+            is_import = isinstance(statement, (ast.Import, ast.ImportFrom)) and id(statement) not in typing_only
+            if is_import:
+                yield statement.lineno, not previous_was_import
+            previous_was_import = is_import
 
 
 @pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(PACKAGE)) for p in MODULES])
