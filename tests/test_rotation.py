@@ -8,7 +8,7 @@ import pytest
 
 from helpers.cli import run
 from helpers.graph import Graph
-from helpers.model import LOC, NOW, gen, live
+from helpers.model import DAY, LOC, NOW, gen, live
 from reconciler.core.changes import Action, Reason
 from reconciler.core.errors import ManifestError
 from reconciler.core.model import (
@@ -27,7 +27,6 @@ from reconciler.manifest.reader import load_manifests
 from reconciler.plan.activekey import active_key
 from reconciler.plan.planner import plan
 
-DAY = 86_400
 LIFETIME, RENEW = 180 * DAY, 30 * DAY
 MIDNIGHT = NOW - NOW % DAY
 
