@@ -7,13 +7,24 @@ from ..core.errors import ApplyRefused
 from ..plan.planfile import looks_like_plan_file
 from ..render.progress import Progress
 from ..render.text import describe_change, render_outcome, render_plan_text, render_report
+from ..session.leasing import LeaseOptions
 from ..session.saved import load_saved_plan
 from .context import EXIT_OK, Context
-from .interrupts import StopOnSignal
+from .interrupts import StopOnSignal, TerminateAsInterrupt
 
 
 def run(args, ctx: Context) -> int:
     session = ctx.session()
+    session.lease_options = LeaseOptions(enabled=args.lock, timeout=args.lock_timeout,
+                                         on_wait=lambda info: _waiting(ctx, info, args.lock_timeout))
+    if not args.lock:
+        ctx.err("warning: --lock=false: the tenant lease is not taken; another apply running now may add "
+                "the same keys, and keys cannot be deleted one by one")
+    with TerminateAsInterrupt(), session:  # the lease is given back on every way out
+        return _run(args, ctx, session)
+
+
+def _run(args, ctx: Context, session) -> int:
     planfile = saved_plan_path(args.paths)
     if planfile:  # exactly the saved changes, or a refusal saying what changed since
         planned = load_saved_plan(session, planfile, workers=args.parallelism)
@@ -46,6 +57,11 @@ def run(args, ctx: Context) -> int:
     else:
         ctx.err(text)
     return stop.exit_code if report.interrupted else report.exit_code
+
+
+def _waiting(ctx: Context, info, timeout: float) -> None:
+    what = info.describe() if info is not None else "a lease being taken"
+    ctx.err(f"Waiting up to {timeout:g} s for the tenant lease: {what}")
 
 
 def saved_plan_path(paths: list[str]) -> str | None:

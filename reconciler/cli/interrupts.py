@@ -1,4 +1,5 @@
-"""Ctrl-C and SIGTERM while applying: stop starting changes, let calls in flight finish."""
+"""Ctrl-C and SIGTERM while applying: stop starting changes, let calls in flight finish;
+before and after that, SIGTERM interrupts as Ctrl-C does, so the tenant lease is given back."""
 
 from __future__ import annotations
 
@@ -36,3 +37,20 @@ class StopOnSignal:
     def __exit__(self, *exc) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
+
+
+class TerminateAsInterrupt:
+    """SIGTERM (a pipeline cancelled, `kill`) raises KeyboardInterrupt, as Ctrl-C does, so that
+    `finally` blocks run: the tenant lease is given back instead of waiting to expire."""
+
+    def __init__(self):
+        self._previous = None
+
+    def __enter__(self) -> "TerminateAsInterrupt":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)

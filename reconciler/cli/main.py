@@ -22,6 +22,7 @@ COMMANDS = {
     "apply": "apply",
     "drift": "drift",
     "export": "export",
+    "force-unlock": "force_unlock",
     "doctor": "doctor",
     "emulator": "emulator",
     "demo": "demo",

@@ -40,7 +40,7 @@ B2CKEYS_SECRETS_ROOT when set. Try it with no tenant at all: b2ckeys demo.
 """
 
 EPILOG = """\
-exit codes: 0 success; 1 error (bad input, sign-in, Graph failure, refused apply);
+exit codes: 0 success; 1 error (bad input, sign-in, Graph failure, refused apply, lease held);
 2 'plan --detailed-exitcode' found changes to make. drift: 0 nothing to report, 1 error,
 else the OR of 2 (changes pending), 4 (unmanaged key sets or keys), 8 (key problems).
 """
@@ -53,6 +53,25 @@ DEBUG_HELP = ("log every HTTP request and answer to stderr (method, URL, status,
 def add_policies_option(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--policies", action="append", metavar="DIR",
                    help=f"folder of B2C custom-policy *.xml files (repeatable): {what}")
+
+
+def duration(text: str) -> float:
+    """`30s`, `10m`, `1h`, or plain seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], units[text[-1]]) if text[-1:] in units else (text, 1)
+    try:
+        value = float(number) * unit
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 30s, 10m or 1h")
+    return value
+
+
+def _true_false(text: str) -> bool:
+    if text.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"{text!r}: use true or false")
+    return text.lower() == "true"
 
 
 def _days(text: str) -> int:
@@ -152,6 +171,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="key sets written at the same time (default 4); the keys of one key set are always "
         "written one after another, and all workers share the B2CKEYS_MAX_RPM pace",
     )
+    p.add_argument(
+        "--lock-timeout",
+        type=duration,
+        default=0.0,
+        metavar="DURATION",
+        help="while another run holds the tenant lease, wait up to DURATION for it (30s, 10m, 1h; "
+        "default 0: fail at once, naming the holder)",
+    )
+    p.add_argument(
+        "--lock",
+        type=_true_false,
+        default=True,
+        metavar="true|false",
+        help="take the tenant lease while applying (default true). --lock=false is unsafe: two applies "
+        "at once may then add the same key twice, for ever",
+    )
+
+    p = sub.add_parser(
+        "force-unlock",
+        help="release the tenant lease of a run that is gone",
+        description="Delete the tenant lease (the key set B2C_1A_B2CKeysLock) that a killed or lost "
+        "apply left behind, if its lock ID is LOCK_ID (the message of the apply that found it held "
+        "names it). Only when no apply is running: releasing a live run's lease lets two applies "
+        "write at once. An expired lease is taken over by the next apply without this.",
+    )
+    p.add_argument("lock_id", metavar="LOCK_ID", help="the lock ID the held-lease message named")
+    p.add_argument("--force", action="store_true",
+                   help="do not ask for confirmation (needed when there is no terminal)")
+
     p = sub.add_parser(
         "drift",
         help="report changes pending, unmanaged key sets and keys, and expiring or missing active keys",

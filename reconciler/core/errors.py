@@ -143,3 +143,11 @@ class RetriesExhausted(GraphError):
             last = last[len(f"{self.method} {self.path}: "):]
         head = f"{self.method} {self.path}: " if self.method else ""
         return f"{head}gave up after {self.tries} tries over {self.seconds:.1f} s; last answer: {last}"
+
+
+class LeaseHeld(ReconcilerError):
+    """Another run holds the tenant's lease (`reconciler.graph.lease`): nothing was changed."""
+
+
+class LeaseLost(ReconcilerError):
+    """This run's lease on the tenant was taken (force-unlock) or could not be kept."""

@@ -21,16 +21,19 @@ class Outcome:
     change: Change
     status: Status
     detail: str = ""  # the new kid, a remark, or the error
+    kid: str = ""  # the key a key addition made (or found already there)
 
 
 @dataclass(frozen=True, slots=True)
 class ApplyReport:
     outcomes: tuple[Outcome, ...]
     interrupted: bool = False
+    # what the checks after the changes found: duplicate keys, keys not visible yet, the lease
+    problems: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return all(o.status is Status.DONE for o in self.outcomes)
+        return all(o.status is Status.DONE for o in self.outcomes) and not self.problems
 
     def with_status(self, status: Status) -> list[Outcome]:
         return [o for o in self.outcomes if o.status is status]

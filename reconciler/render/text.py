@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..core.changes import Action, ActiveKey, Change, Plan, Unmanaged
-from ..core.diagnostics import Diagnostic
+from ..core.diagnostics import Diagnostic, printable
 from ..core.model import LiveKey, format_time
 from ..core.report import Status
 
@@ -182,6 +182,9 @@ def render_report(report, *, color: bool = False) -> str:
     made = totals([o.change for o in done], " created", " added", " disabled", " deleted")
     if report.ok:
         return style.bold(f"Apply complete: {made}.") + "\n"
+    problems = [f"  ! {printable(p)}" for p in report.problems]  # they name keys from the tenant
+    if len(done) == len(report.outcomes):
+        return "\n".join([style.red(f"Apply complete: {made}; but the tenant needs attention:")] + problems) + "\n"
     how = "interrupted" if report.interrupted else "failed"
     lines = [style.red(f"Apply {how}: {len(done)} of {len(report.outcomes)} changes done ({made}).")]
     for title, status in (("Failed", Status.FAILED), ("Not attempted", Status.NOT_ATTEMPTED)):
@@ -191,6 +194,8 @@ def render_report(report, *, color: bool = False) -> str:
             for o in items:
                 reason = f": {o.detail}" if o.detail else ""
                 lines.append(f"  {o.change.action.glyph} {describe_change(o.change)}{reason}")
+    if problems:
+        lines += ["Found afterwards:"] + problems
     first = "Run apply again to finish" if report.interrupted else "Fix the cause and run apply again"
     lines.append(
         f"Nothing was rolled back. {first}: it adds only what is still missing "

@@ -27,6 +27,8 @@ from ..core.model import SecretRef
 from ..core.report import ApplyReport, Outcome, Status
 from ..graph.client import GraphClient
 from ..graph.ensure import ensure_deleted, ensure_disabled, ensure_key, ensure_keyset
+
+ALREADY_EXISTED = "already existed"  # ensure_keyset's remark for a create answered "already exists"
 from ..manifest import secrets
 from ..manifest.certificates import upload_payload
 
@@ -81,6 +83,7 @@ class _Run:
         current = self._live.get(first.keyset_id.upper())
         keyset_id = current.id if current else first.keyset_id
         known_kids = {k.kid for k in current.keys} if current else set()
+        present: list = []  # keys a set that "already existed" held: not added again
         fresh = False
         for index, change in changes:
             if self.stop.is_set() or self.failed.is_set():
@@ -92,22 +95,42 @@ class _Run:
                 if change.action is Action.CREATE_KEYSET:
                     keyset_id, detail = ensure_keyset(self.client, change.keyset_id)
                     fresh = True
+                    if detail == ALREADY_EXISTED:
+                        existing = self._read_settled(keyset_id)
+                        if existing is not None:
+                            keyset_id, fresh = existing.id, False
+                            present = list(existing.keys)
+                            known_kids |= {k.kid for k in existing.keys}
+                        detail = "already existed (made by another run?); its keys were read before adding any"
                 elif change.action is Action.DELETE_KEYSET:
                     detail = ensure_deleted(self.client, keyset_id)
                 elif change.action is Action.DISABLE_KEY:
                     detail = ensure_disabled(self.client, keyset_id, change.kid)
                 else:
-                    new, remark = ensure_key(
-                        self.client, keyset_id, change.key, self._writer(change, keyset_id),
-                        known_kids, fresh=fresh,
-                    )
+                    there = next((k for k in present if change.key.matches(k)), None)
+                    if there is not None:
+                        present.remove(there)
+                        new, remark = there, "already there, not added again"
+                    else:
+                        new, remark = ensure_key(
+                            self.client, keyset_id, change.key, self._writer(change, keyset_id),
+                            known_kids, fresh=fresh,
+                        )
                     known_kids.add(new.kid)
-                    detail = f"kid {new.kid}" + (f"; {remark}" if remark else "")
+                    self._record(index, Outcome(change, Status.DONE, f"kid {new.kid}" + (f"; {remark}" if remark else ""),
+                                                kid=new.kid))
+                    continue
                 outcome = Outcome(change, Status.DONE, detail)
             except ReconcilerError as e:
                 self.failed.set()
                 outcome = Outcome(change, Status.FAILED, str(e))
             self._record(index, outcome)
+
+    def _read_settled(self, keyset_id: str):
+        """The key set another run made, read once the settle window passed (its last keys
+        may become visible only then), or None if it is still not visible."""
+        self.client.sleep(getattr(self.client, "settle_seconds", 0.0))
+        return self.client.get_keyset(keyset_id)
 
     def _writer(self, change: Change, keyset_id: str):
         key = change.key

@@ -35,6 +35,7 @@ def load_saved_plan(session: Session, path: str, *, workers: int = 1) -> Planned
     session.require_secrets(state)
 
     client = session.connect(state.tenant, command="apply", write=True, workers=workers)
+    session.hold_lease(client)  # before the tenant is read, as for a plan made by apply
     now = _now()
     live = session.read_live(client, state, now)
     then = {k: v for k, v in saved["live"].items() if k != "digest"}

@@ -23,7 +23,7 @@ from typing import Callable, Mapping, Sequence
 
 from ..core.changes import Change, Plan
 from ..core.diagnostics import Diagnostic, Severity
-from ..core.errors import GraphNotFound, ManifestError
+from ..core.errors import ApplyRefused, GraphNotFound, ManifestError
 from ..core.model import DesiredState, LiveState, SecretRef, is_backup
 from ..core.report import ApplyReport, Outcome
 from ..graph.client import GraphClient, connect_graph
@@ -34,11 +34,15 @@ from ..manifest.files import DEFAULT_PATHS
 from ..manifest.secrets import loose_file_warnings, missing_secret_diagnostics, resolve
 from ..manifest.state import load_state
 from ..plan import planner
+from ..plan.data import live_data
 from ..plan.drift import DriftReport, drift
+from ..plan.planfile import digest
 from ..signin.auth import TokenProvider
 from ..signin.credentials import Kind, kind_from_environment
 from ..signin.preflight import check
 from . import applier
+from .aftercheck import check_after_apply
+from .leasing import HeldLease, LeaseOptions
 from .live import read_live
 
 
@@ -59,10 +63,23 @@ class Session:
     default: AZURE_*, B2CKEYS_*)."""
 
     def __init__(self, environ: Mapping[str, str] | None = None, *,
-                 on_diagnostics: Callable[[Sequence[Diagnostic]], None] | None = None):
+                 on_diagnostics: Callable[[Sequence[Diagnostic]], None] | None = None,
+                 lease: LeaseOptions | None = None):
         self.environ = os.environ if environ is None else environ
         self.diagnostics: list[Diagnostic] = []
         self._on_diagnostics = on_diagnostics
+        self.lease_options = lease or LeaseOptions()
+        self._held: HeldLease | None = None
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Gives back the tenant lease, if this session still holds it."""
+        self.release_lease()
 
     def report(self, diagnostics: Sequence[Diagnostic]) -> None:
         """Keeps warnings (and passes them to `on_diagnostics`, when there are any)."""
@@ -128,6 +145,20 @@ class Session:
         self.report(warnings)
         return state, client, listed
 
+    # -- the tenant lease ------------------------------------------------------------------
+
+    def hold_lease(self, client: GraphClient, *, command: str = "apply") -> str | None:
+        """Takes the tenant lease (`graph.lease`) unless held already or `--lock=false`;
+        LeaseHeld when another run holds it past the timeout. Returns the lock ID."""
+        if self._held is None and self.lease_options.enabled:
+            self._held = HeldLease(client, command, self.environ, self.lease_options)
+        return self._held.lock_id if self._held else None
+
+    def release_lease(self) -> str | None:
+        """Gives the lease back; a problem to report (it was lost, or not released), or None."""
+        held, self._held = self._held, None
+        return held.release() if held else None
+
     # -- plan, drift, apply -----------------------------------------------------------------
 
     def read_live(self, client: GraphClient, state: DesiredState, now: int, *,
@@ -156,6 +187,7 @@ class Session:
         state = self.load(paths, policies=policies)
         self.check_secrets(state)
         client = self.connect(state.tenant, command="apply", write=True, workers=workers)
+        self.hold_lease(client)  # before the tenant is read: the plan is made from what no other run changes
         return Planned(state, self.plan_against(state, client), client, writable=True)
 
     def drift(self, paths: Sequence[str] = (), *, policies: Sequence[str] = (), window_days: int) -> DriftReport:
@@ -190,8 +222,27 @@ class Session:
         if not planned.writable:
             self.check_secrets(planned.state)
             client = self.connect(planned.state.tenant, command="apply", write=True, workers=parallelism)
-        return applier.apply(planned.plan, client, resolve=self.resolve, on_start=on_start,
-                             on_outcome=on_outcome, parallelism=parallelism, stop=stop)
+        try:
+            if self._held is None and self.lease_options.enabled:
+                self.hold_lease(client)
+                self._check_unchanged(planned, client)
+            stop = stop or threading.Event()
+            if self._held:
+                self._held.watch(stop)
+            report = applier.apply(planned.plan, client, resolve=self.resolve, on_start=on_start,
+                                   on_outcome=on_outcome, parallelism=parallelism, stop=stop)
+            problems = check_after_apply(client, planned.state, report)
+        finally:
+            lost = self.release_lease()
+        problems += [lost] if lost else []
+        return replace(report, problems=tuple(problems)) if problems else report
+
+    def _check_unchanged(self, planned: Planned, client: GraphClient) -> None:
+        """A plan made before the lease was taken is applied only if the tenant is as it was."""
+        live = read_live(client, planned.state, int(time.time()))[0]
+        if digest(live_data(live)) != digest(live_data(planned.plan.live)):
+            raise ApplyRefused("the tenant changed since this plan was made (another run applied?); nothing was "
+                               "changed. Make a new plan")
 
     def resolve(self, ref: SecretRef) -> str:
         return resolve(ref, self.environ)
