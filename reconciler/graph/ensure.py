@@ -27,6 +27,7 @@ counts as done. A first write into a key set created moments ago that meets
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Callable, Collection, TypeVar
 
@@ -96,12 +97,14 @@ def ensure_key(
 def find_landed(
     client: GraphClient, keyset_id: str, key: DesiredKey, known_kids: Collection[str]
 ) -> LiveKey | None:
-    """The key a lost write made, if the key set now holds one."""
+    """The key a lost write made, if the key set now holds one: a kid not known before that
+    `key` matches, where a date the manifest leaves out matches any date (the service may
+    fill in nbf and exp of a key written without them)."""
     current = client.get_keyset(keyset_id)
     if current is None:
         return None
     return next(
-        (k for k in current.keys if k.kid not in known_kids and key.matches(k)), None
+        (k for k in current.keys if k.kid not in known_kids and key.matches(_undated_as(key, k))), None
     )
 
 
@@ -152,6 +155,14 @@ def ensure_disabled(client: GraphClient, keyset_id: str, kid: str) -> str:
             client.wait_before_retry(tries, e, started)
             if read_until_settled(client, failed, lambda: _is_disabled(client, keyset_id, kid) or None):
                 return f"disabled; {_fate(e)}"
+
+
+def _undated_as(key: DesiredKey, live: LiveKey) -> LiveKey:
+    """`live` without the dates `key` leaves out."""
+    if key.kind.is_certificate:
+        return live
+    return dataclasses.replace(live, nbf=live.nbf if key.nbf is not None else None,
+                               exp=live.exp if key.exp is not None else None)
 
 
 def _is_disabled(client: GraphClient, keyset_id: str, kid: str) -> bool:
