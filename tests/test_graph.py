@@ -5,7 +5,8 @@ import requests
 
 from reconciler.core import errors
 from reconciler.core.model import KeyType, KeyUse
-from reconciler.graph.answers import _created_id, parse_key
+from reconciler.graph.answers import _created_id
+from reconciler.graph.keyshape import parse_key
 from reconciler.graph.client import GraphClient
 from reconciler.graph.redact import scrub_error
 from reconciler.graph.retry import RetryPolicy

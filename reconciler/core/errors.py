@@ -15,6 +15,7 @@ module that caught it.
     │   ├── GraphAuthError     401 / 403
     │   ├── GraphServerError   5xx
     │   ├── GraphUnreachable   connection error or timeout (no answer at all)
+    │   ├── GraphAnswerUnreadable  an answer b2ckeys cannot read (not JSON, a field missing or of the wrong type)
     │   └── RetriesExhausted   retried until the budget ran out (holds the last error)
     └── ApplyRefused       apply would not start (no terminal, not approved, ...)
 
@@ -123,6 +124,12 @@ class GraphServerError(GraphError):
 
 class GraphUnreachable(GraphError):
     pass
+
+
+class GraphAnswerUnreadable(GraphError):
+    """Graph answered (2xx), but not in a shape b2ckeys can read: an empty body, not JSON,
+    a key without `kty`, a date that is not epoch seconds. For a write this is ambiguous:
+    the write may have taken effect, so `reconciler.graph.ensure` reads back before writing again."""
 
 
 class RetriesExhausted(GraphError):

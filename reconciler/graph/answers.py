@@ -1,8 +1,11 @@
-"""Graph's answers, read once: a key set or key as `LiveKeySet` / `LiveKey` (coping with
-the variants the service is known or suspected to produce: kty in any case, nbf/exp as
-strings, status absent), an error answer as our own `GraphError` type carrying Graph's
-code, message and request-id (one printable line each, scrubbed, cut short), and the id
-a create answer names.
+"""Graph's answers, read once: a key set or key as `LiveKeySet` / `LiveKey` (the shapes
+tolerated are `reconciler.graph.keyshape`'s), a list page, an error answer as our own
+`GraphError` type carrying Graph's code, message and request-id (one printable line each,
+scrubbed, cut short), the id a create answer names, and what a failed getActiveKey says.
+
+A 2xx answer b2ckeys cannot read (empty, not JSON, a key without kty, a date that is not
+epoch seconds) is a `GraphAnswerUnreadable` naming the request and what is wrong; after a
+write it is ambiguous (`reconciler.graph.retry`): the write may have taken effect.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ import requests
 
 from ..core import errors
 from ..core.diagnostics import printable
-from ..core.model import KeyType, KeyUse, LiveKey, LiveKeySet
+from ..core.model import LiveKey, LiveKeySet
 from . import redact
-from .retry import BUSY_CODES, parse_retry_after
+from .keyshape import carries_keys, keyset_id, kind_of, parse_key, parse_keyset
+from .retry import BUSY_CODES, is_transient, parse_retry_after
 
 MAX_ERROR_MESSAGE = 300
 
@@ -21,6 +25,7 @@ MAX_ERROR_MESSAGE = 300
 NOT_FOUND_CODES = {"AADB2C90073", "AADB2C95052"}
 CONFLICT_CODES = {"AADB2C95028"}
 THROTTLE_CODES = {"AADB2C95043"}
+NO_ACTIVE_KEY_CODES = {"AADB2C90019"}
 
 
 def error_from_response(response: requests.Response, method: str, path: str) -> errors.GraphError:
@@ -67,49 +72,117 @@ def _parse_error_body(response: requests.Response) -> tuple[str | None, str, str
     return (None if code is None else clean(code)), clean(error.get("message") or response.reason or "no message"), request_id
 
 
-def parse_keyset(data: dict) -> LiveKeySet:
-    keyset_id = str(data.get("id") or "")
-    try:
-        return LiveKeySet(id=keyset_id, keys=tuple(parse_key(k) for k in data.get("keys") or ()))
-    except (ValueError, TypeError, AttributeError) as e:
-        raise errors.GraphError(f"Graph sent key set '{keyset_id}' in a shape b2ckeys does not understand: {e}") from None
-
-
-def parse_key(data: dict) -> LiveKey:
-    """A JWK from Graph → LiveKey. Secret fields are never kept, whatever Graph sends."""
-    use_text = str(data.get("use") or "").lower()
-    use: KeyUse | str = KeyUse(use_text) if use_text in ("sig", "enc") else use_text
-    return LiveKey(
-        kid=str(data.get("kid") or ""),
-        kty=KeyType.parse(str(data.get("kty") or "")),
-        use=use,
-        nbf=_epoch(data.get("nbf")),
-        exp=_epoch(data.get("exp")),
-        status=data.get("status") or None,
-        x5t=data.get("x5t") or None,
-    )
-
-
-def _epoch(value) -> int | None:
-    """Graph sends NumericDate as a number or, in some answers, a string."""
-    if value is None or value == "":
-        return None
-    return int(value)
-
-
 def _created_id(response: requests.Response) -> str:
+    """The id a create answer names: its body's `id`, else its `Location` header."""
     try:
-        created = response.json().get("id")
-    except ValueError:
-        created = None
-    if created:
-        return str(created)
+        body = response.json()
+    except (ValueError, RecursionError):
+        body = None
+    created = body.get("id") if isinstance(body, dict) else None
+    if isinstance(created, str) and created.strip():
+        return created
     location = response.headers.get("Location", "")
     # "/trustFramework/keySets('B2C_1A_keyset1')" or ".../keySets/B2C_1A_keyset1"
     tail = location.rstrip("/").rsplit("/", 1)[-1]
     if "('" in tail:
         tail = tail.split("('", 1)[1].rstrip("')")
     if not tail:
-        raise errors.GraphError("the create answer named no key set id", status=response.status_code,
-                                method="POST", path="/trustFramework/keySets")
+        raise unreadable(response, "POST", "/trustFramework/keySets", "the create answer names no key set id")
     return tail
+
+
+def read_key(response: requests.Response, method: str, path: str) -> LiveKey:
+    """The key a write answers with; it must carry its kid."""
+    try:
+        key = parse_key(_json(response))
+        if not key.kid:
+            raise errors.GraphAnswerUnreadable("the key has no kid")
+        return key
+    except errors.GraphAnswerUnreadable as e:
+        raise unreadable(response, method, path, e.graph_message) from None
+
+
+def read_active_key(response: requests.Response, path: str) -> LiveKey | None:
+    """getActiveKey's key (its kid may be "": the documented example has none), or None for
+    204 No Content: OData's answer when a function returning an entity returns null."""
+    if response.status_code == 204:
+        return None
+    try:
+        return parse_key(_json(response))
+    except errors.GraphAnswerUnreadable as e:
+        raise unreadable(response, "GET", path, e.graph_message) from None
+
+
+def read_keyset(response: requests.Response, path: str) -> LiveKeySet:
+    """One key set (GET), which must carry its keys."""
+    try:
+        return parse_keyset(_json(response))
+    except errors.GraphAnswerUnreadable as e:
+        raise unreadable(response, "GET", path, e.graph_message) from None
+
+
+def read_page(response: requests.Response, path: str) -> tuple[list, str | None]:
+    """A list page: (its items, its `@odata.nextLink` or None). A page without `value` is
+    unreadable, not empty: taken as empty, it would have the plan add keys a second time."""
+    try:
+        page = _json(response)
+        if not isinstance(page, dict):
+            raise errors.GraphAnswerUnreadable(f"the page is {kind_of(page)}, not a JSON object")
+        items, link = page.get("value"), page.get("@odata.nextLink") or None
+        if not isinstance(items, list):
+            raise errors.GraphAnswerUnreadable(f"the page's value is {kind_of(items)}, not a list")
+        if link is not None and not isinstance(link, str):
+            raise errors.GraphAnswerUnreadable(f"the page's @odata.nextLink is {kind_of(link)}, not a URL")
+        return items, link
+    except errors.GraphAnswerUnreadable as e:
+        raise unreadable(response, "GET", path, e.graph_message) from None
+
+
+def read_listed(item, response: requests.Response, path: str) -> LiveKeySet | str:
+    """A list item as a LiveKeySet, or only its id when the item does not carry its keys."""
+    try:
+        found = keyset_id(item)
+        return parse_keyset(item) if carries_keys(item) else found
+    except errors.GraphAnswerUnreadable as e:
+        raise unreadable(response, "GET", path, e.graph_message) from None
+
+
+def read_json(response: requests.Response, method: str, path: str):
+    """The JSON of a 2xx answer, whatever it holds."""
+    try:
+        return _json(response)
+    except errors.GraphAnswerUnreadable as e:
+        raise unreadable(response, method, path, e.graph_message) from None
+
+
+def active_key_verdict(error: errors.GraphError) -> str:
+    """What a failed getActiveKey says: "none" (the key set has no active key), "missing"
+    (the key set is not there), "ask" (a 404 that does not say which: read the key set),
+    or "raise" (a failure to report: auth, throttling, no answer, 5xx, anything else)."""
+    if isinstance(error, (errors.RetriesExhausted, errors.GraphAuthError, errors.GraphThrottled,
+                          errors.GraphAnswerUnreadable)) or is_transient(error):
+        return "raise"
+    if error.code in NO_ACTIVE_KEY_CODES:
+        return "none"
+    if error.code in NOT_FOUND_CODES:
+        return "missing"
+    if error.status == 404:
+        return "ask"
+    if error.status is not None and 400 <= error.status < 500:
+        return "none"  # B2C says "no active key" with some 4xx; AADB2C90019 is the one known
+    return "raise"
+
+
+def unreadable(response: requests.Response, method: str, path: str, reason: str) -> errors.GraphAnswerUnreadable:
+    return errors.GraphAnswerUnreadable(
+        f"b2ckeys cannot read the answer: {reason}", status=response.status_code,
+        request_id=response.headers.get("request-id"), method=method, path=path)
+
+
+def _json(response: requests.Response):
+    if not response.content.strip():
+        raise errors.GraphAnswerUnreadable("it is empty")
+    try:
+        return response.json()
+    except (ValueError, RecursionError):  # requests' JSONDecodeError is a ValueError
+        raise errors.GraphAnswerUnreadable("it is not JSON") from None

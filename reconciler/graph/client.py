@@ -4,9 +4,9 @@ One `requests.Session`, a timeout on every call, the bearer token only ever sent
 to the Graph host (no redirect followed, no next page from another host), and
 Graph's errors turned into our own `GraphError` types carrying Graph's code,
 message and request-id, scrubbed of the token and of any secret the request
-carried (`reconciler.graph.redact`), should Graph echo them. Answers are parsed once, here,
-into `LiveKeySet` / `LiveKey`, coping with the variants the service is known or
-suspected to produce (kty in any case, nbf/exp as strings, status absent).
+carried (`reconciler.graph.redact`), should Graph echo them. Answers are read once
+(`reconciler.graph.answers`) into `LiveKeySet` / `LiveKey`, coping with the variants the
+service is known or suspected to produce; one it cannot read is a `GraphAnswerUnreadable`.
 """
 
 from __future__ import annotations
@@ -15,25 +15,27 @@ import json
 import random
 import time
 from typing import Callable, Iterator
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 
 from ..core import errors
 from ..core.model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState, strip_prefix
 from . import redact
-from .answers import MAX_ERROR_MESSAGE, _created_id, error_from_response, parse_key, parse_keyset
+from .answers import (MAX_ERROR_MESSAGE, _created_id, active_key_verdict, error_from_response, read_active_key,
+                      read_key, read_keyset, read_listed, read_page, unreadable)
 from .lifecycle import LifecycleVerbs
 from .pacing import Pacer, Unpaced
 from .redact import scrub_error
 from .retry import RetryPolicy, is_ambiguous, is_rejected
-from .settings import Settings, check_url
+from .settings import DEFAULT_SETTLE_SECONDS, Settings, check_url, origin
 from .transport import DEFAULT_TIMEOUT, Session
 
 SECRET_FIELDS = ("k", "d", "p", "q", "dp", "dq", "qi")
 # what a request body carries that no error may echo: a JWK's private fields, uploadPkcs12's
 # password and .pfx, uploadCertificate's certificate (`key`)
 IN_PLAY_FIELDS = SECRET_FIELDS + ("password", "key")
+SETTLE_INTERVAL = 1.0  # seconds between two reads while a write may still be settling
 
 
 def connect_graph(settings: Settings, token: Callable[[], str], *, workers: int = 1) -> "GraphClient":
@@ -46,6 +48,7 @@ def connect_graph(settings: Settings, token: Callable[[], str], *, workers: int 
         pacer=Pacer(settings.max_rpm, 60.0 / settings.time_scale) if settings.max_rpm else Unpaced(),
         policy=RetryPolicy(scale=settings.time_scale),
         pool_size=max(10, workers),
+        settle_seconds=settings.settle_seconds,
     )
 
 
@@ -56,6 +59,10 @@ class GraphClient(LifecycleVerbs):
     transient failure; writes only when Graph rejected them outright (throttled,
     busy), since a write whose answer was lost may have taken effect: deciding
     that is `reconciler.graph.ensure`'s job. Safe to share between threads.
+
+    `settle_seconds` (B2CKEYS_SETTLE_SECONDS, in unscaled seconds) is how long a write may
+    stay invisible to reads; `self.settle_seconds` and `self.settle_interval` (the pause
+    between two reads while waiting) are divided by the policy's time scale.
     """
 
     def __init__(
@@ -69,10 +76,11 @@ class GraphClient(LifecycleVerbs):
         policy: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], None] = time.sleep,
         pool_size: int = 10,
+        settle_seconds: float = DEFAULT_SETTLE_SECONDS,
     ):
         check_url(graph_url, "B2CKEYS_GRAPH_URL")
         self.root = graph_url.rstrip("/") + "/beta"
-        self._origin = _origin(self.root)
+        self._origin = origin(self.root)
         self._token = token
         self.session = Session(verify=verify, timeout=timeout, pool_size=pool_size)
         self.pacer = pacer or Unpaced()
@@ -81,19 +89,34 @@ class GraphClient(LifecycleVerbs):
         self.rng = random.Random()
         self.request_count = 0
         self.retry_count = 0
+        self.settle_seconds = settle_seconds / policy.scale
+        self.settle_interval = SETTLE_INTERVAL / policy.scale
 
     # -- verbs ---------------------------------------------------------------
 
     def list_keysets(self) -> LiveState:
-        """Every key set, page after page (one request per page, never one per key set)."""
+        """Every key set, page after page: one request per page, none per key set while the
+        list carries each set's keys. A listed set without `keys` (absent or null; an empty
+        list is an empty set) is read with a GET of its own, so that no set looks empty: a
+        list that never carries keys costs one more request per key set."""
         # All pages first, then the parsing: the next page is asked for as soon as one
         # is read, so each page costs one round trip and little more.
-        items = list(self._paged("/trustFramework/keySets"))
-        return LiveState(tuple(parse_keyset(item) for item in items))
+        path = "/trustFramework/keySets"
+        pages = list(self._paged(path))
+        keysets = []
+        for response, items in pages:
+            for item in items:
+                listed = read_listed(item, response, path)
+                if isinstance(listed, str):  # no keys in the list: ask the key set itself
+                    listed = self.get_keyset(listed)
+                if listed is not None:  # None: deleted since the list was read
+                    keysets.append(listed)
+        return LiveState(tuple(keysets))
 
     def get_keyset(self, keyset_id: str) -> LiveKeySet | None:
+        path = _keyset_path(keyset_id)
         try:
-            return parse_keyset(self._call("GET", _keyset_path(keyset_id)).json())
+            return read_keyset(self._call("GET", path), path)
         except errors.GraphNotFound:
             return None
 
@@ -108,36 +131,48 @@ class GraphClient(LifecycleVerbs):
     def generate_key(self, keyset_id: str, *, kty: KeyType, use: KeyUse,
                      nbf: int | None = None, exp: int | None = None) -> LiveKey:
         body = _dated({"use": use.value, "kty": kty.value}, nbf, exp)
-        return parse_key(self._call("POST", _keyset_path(keyset_id) + "/generateKey", body=body).json())
+        path = _keyset_path(keyset_id) + "/generateKey"
+        return read_key(self._call("POST", path, body=body), "POST", path)
 
     def upload_secret(self, keyset_id: str, *, value: str, use: KeyUse,
                       nbf: int | None = None, exp: int | None = None) -> LiveKey:
         body = _dated({"use": use.value, "k": value}, nbf, exp)
-        return parse_key(self._call("POST", _keyset_path(keyset_id) + "/uploadSecret", body=body).json())
+        path = _keyset_path(keyset_id) + "/uploadSecret"
+        return read_key(self._call("POST", path, body=body), "POST", path)
 
     def get_active_key(self, keyset_id: str) -> LiveKey | None:
+        """The key B2C names active (its kid is "" when the answer carries none), or None
+        when B2C says the key set has none. GraphNotFound only when the key set is missing:
+        a 404 that does not say which is settled by its code, else by reading the key set."""
+        path = _keyset_path(keyset_id) + "/getActiveKey"
         try:
-            return parse_key(self._call("GET", _keyset_path(keyset_id) + "/getActiveKey").json())
-        except errors.GraphNotFound:
-            raise
+            return read_active_key(self._call("GET", path), path)
         except errors.GraphError as e:
-            if e.status is not None and 400 <= e.status < 500 and e.status not in (401, 403, 429):
-                return None  # the service says "no active key" with some 4xx (unknown which)
-            raise
+            verdict = active_key_verdict(e)
+            if verdict == "none" or (verdict == "ask" and self.get_keyset(keyset_id) is not None):
+                return None
+            raise  # "missing", and "ask" of a key set that is not there, are 404s or AADB2C90073: GraphNotFound
 
     # -- transport -----------------------------------------------------------
 
-    def _paged(self, path: str) -> Iterator[dict]:
+    def _paged(self, path: str) -> Iterator[tuple[requests.Response, list]]:
+        """(answer, items) of each page. A relative next link is taken relative to the page
+        it came from; a next page on another origin is refused (it would get the token)."""
         url: str | None = self.root + path
+        seen = set()
         while url:
-            if _origin(url) != self._origin:
+            if origin(url) != self._origin:
                 raise errors.GraphError(
-                    f"Graph sent a next page on another host ({_origin(url)}); refused",
+                    f"Graph sent a next page on another host ({origin(url)}); refused",
                     method="GET", path=path,
                 )
-            page = self._call("GET", url).json()
-            yield from page.get("value") or ()
-            url = page.get("@odata.nextLink")
+            seen.add(url)
+            response = self._call("GET", url)
+            items, link = read_page(response, path)
+            yield response, items
+            url = urljoin(url, link) if link else None
+            if url in seen:
+                raise unreadable(response, "GET", path, "its next page is one already read (it would never end)")
 
     def _call(self, method: str, path_or_url: str, *, body: dict | None = None) -> requests.Response:
         """One logical call: sent, and sent again while the failure allows and the budget lasts."""
@@ -204,11 +239,6 @@ def _dated(body: dict, nbf: int | None, exp: int | None) -> dict:
 
 def _keyset_path(keyset_id: str) -> str:
     return "/trustFramework/keySets/" + quote(keyset_id, safe="")
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _shown_path(url: str, root: str) -> str:

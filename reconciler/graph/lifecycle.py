@@ -10,7 +10,8 @@ from urllib.parse import quote
 
 from ..core.errors import GraphError
 from ..core.model import LiveKey
-from .answers import parse_key
+from .answers import read_json, read_key, unreadable
+from .keyshape import kind_of
 from .redact import scrub_error
 
 
@@ -20,26 +21,34 @@ class LifecycleVerbs:
     def upload_certificate(self, keyset_id: str, *, certificate: str) -> LiveKey:
         """uploadCertificate `{"key": base64 of the DER certificate}`: a public certificate."""
 
-        return parse_key(self._call("POST", _path(keyset_id) + "/uploadCertificate",
-                                    body={"key": certificate}).json())
+        path = _path(keyset_id) + "/uploadCertificate"
+        return read_key(self._call("POST", path, body={"key": certificate}), "POST", path)
 
     def upload_pkcs12(self, keyset_id: str, *, pfx: str, password: str) -> LiveKey:
         """uploadPkcs12 `{"key": base64 of the .pfx, "password": ...}`; neither ever in an error
         (both are in play for the request, `GraphClient._send`, and scrubbed again here)."""
 
         body = {"key": pfx, "password": password}
+        path = _path(keyset_id) + "/uploadPkcs12"
         try:
-            response = self._call("POST", _path(keyset_id) + "/uploadPkcs12", body=body)
+            response = self._call("POST", path, body=body)
         except GraphError as e:
             raise scrub_error(e, (password, pfx)) from None
-        return parse_key(response.json())
+        return read_key(response, "POST", path)
 
     def key_status(self, keyset_id: str, kid: str) -> str | None:
         """`status` of one key from `GET …/keys_v2/{kid}` (the list answer may leave it out)."""
-        data = self._call("GET", _key_path(keyset_id, kid)).json()
-        if isinstance(data.get("value"), dict):  # the documented example wraps the key in "value"
+        path = _key_path(keyset_id, kid)
+        response = self._call("GET", path)
+        data = read_json(response, "GET", path)
+        if isinstance(data, dict) and isinstance(data.get("value"), dict):  # the documented example wraps the key in "value"
             data = data["value"]
-        return data.get("status") or None
+        if not isinstance(data, dict):
+            raise unreadable(response, "GET", path, f"it is {kind_of(data)}, not a JSON object")
+        status = data.get("status")
+        if status is not None and not isinstance(status, str):
+            raise unreadable(response, "GET", path, f"the key's status is {kind_of(status)}, not a string")
+        return status or None
 
     def disable_key(self, keyset_id: str, kid: str) -> None:
         """`PATCH …/keys_v2/{kid}` `{"status": "disabled"}` (204)."""

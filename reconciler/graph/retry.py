@@ -7,7 +7,9 @@ Three kinds of failure (their codes and sources: reconciler/emulator/ASSUMPTIONS
   request may be sent again after the wait.
 - *ambiguous*: no answer, or one that does not say whether a write happened —
   a timeout, a reset connection, 5xx, AADB2C90063 ("There is a problem with the
-  service"). Reads are simply sent again; a write must first find out whether it
+  service"), a 2xx answer that cannot be read (`GraphAnswerUnreadable`: empty, not
+  JSON, a key without kty). Reads are simply sent again (but for an unreadable
+  answer, which is reported); a write must first find out whether it
   took effect (`reconciler.graph.ensure`), since uploadSecret and generateKey add a
   new key on every call.
 - *final*: anything else (bad request, not found, forbidden): not retried.
@@ -26,7 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from ..core.errors import GraphError, GraphServerError, GraphThrottled, GraphUnreachable
+from ..core.errors import GraphAnswerUnreadable, GraphError, GraphServerError, GraphThrottled, GraphUnreachable
 
 BUSY_CODES = {"AADB2C95053"}
 SERVICE_PROBLEM_CODES = {"AADB2C90063"}
@@ -38,7 +40,7 @@ def is_rejected(error: GraphError) -> bool:
 
 def is_ambiguous(error: GraphError) -> bool:
     return (
-        isinstance(error, (GraphUnreachable, GraphServerError))
+        isinstance(error, (GraphUnreachable, GraphServerError, GraphAnswerUnreadable))
         or error.code in SERVICE_PROBLEM_CODES
     )
 

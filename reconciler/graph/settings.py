@@ -32,6 +32,8 @@ CLOUDS = {
 }
 
 DEFAULT_MAX_RPM = 200
+DEFAULT_SETTLE_SECONDS = 10.0  # Azure/azure-saas policy-module.sh waits "10 seconds for key-set to settle"
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Settings:
     ca_bundle: str | None  # an extra CA bundle to trust, as given
     max_rpm: int  # client-side pacing of Graph requests; 0: no pacing
     time_scale: float = 1.0  # >1 shortens every wait, to match an emulator run with --time-scale
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS  # how long a lost write may stay invisible to reads
 
     @property
     def graph_scope(self) -> str:
@@ -98,6 +101,16 @@ def from_environment(environ: Mapping[str, str], *, app_required: bool = True) -
             raise ValueError
     except ValueError:
         raise ConfigError(f"B2CKEYS_TIME_SCALE={raw_scale!r} must be a number above 0") from None
+    raw_settle = environ.get("B2CKEYS_SETTLE_SECONDS", str(DEFAULT_SETTLE_SECONDS))
+    try:
+        settle_seconds = float(raw_settle)
+        if not 0 <= settle_seconds < float("inf"):
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"B2CKEYS_SETTLE_SECONDS={raw_settle!r} must be a number of seconds, 0 or more "
+            f"(default {DEFAULT_SETTLE_SECONDS:g})"
+        ) from None
     return Settings(
         cloud=cloud,
         tenant_id=(environ.get("AZURE_TENANT_ID") or "").strip(),
@@ -107,6 +120,7 @@ def from_environment(environ: Mapping[str, str], *, app_required: bool = True) -
         ca_bundle=ca_bundle,
         max_rpm=max_rpm,
         time_scale=time_scale,
+        settle_seconds=settle_seconds,
     )
 
 
@@ -129,6 +143,23 @@ def check_url(url: str, what: str) -> None:
     if parts.scheme == "http":
         raise ConfigError(f"{what}={url}: plain http is refused except on loopback; use https")
     raise ConfigError(f"{what}={url}: not an https URL")
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] of `url`, normalised: scheme and host in lower case, the default
+    port left out (`https://Graph.microsoft.com:443` is `https://graph.microsoft.com`). A URL
+    with user info, or a port that is not one, gets an origin no real host has."""
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        return f"{scheme}://{host}:[not a port]"
+    shown_port = "" if port is None or port == _DEFAULT_PORTS.get(scheme) else f":{port}"
+    user = "[user info]@" if "@" in parts.netloc else ""
+    return f"{scheme}://{user}{host}{shown_port}"
 
 
 _combined: dict[str, str] = {}
