@@ -313,6 +313,7 @@ def test_list_follows_next_links_as_the_sdk_does(env):
             assert page.odata_next_link.startswith(sdk.adapter.base_url + "/")
             page = await answered(sdk, sdk.key_sets.with_url(page.odata_next_link).get())
         assert pages == [[f"B2C_1A_{n}" for n in names[i:i + 2]] for i in (0, 2, 4)]
+        assert await sdk.key_sets.count.get() == len(names)
 
         seen = []
         iterator = PageIterator(first, sdk.adapter)
