@@ -172,7 +172,8 @@ def test_session_apply_of_a_plan_made_without_the_lease_refuses_a_changed_tenant
 
 
 def test_a_create_answered_already_exists_reads_the_set_before_adding_keys(emu, env, manifest):
-    session = Session(env, lease=LeaseOptions(enabled=False))  # as with --lock=false
+    # as with --lock=false; the key set another run made is read after a short settle window
+    session = Session({**env, "B2CKEYS_SETTLE_SECONDS": "0.5"}, lease=LeaseOptions(enabled=False))
     planned = session.plan([manifest])
     # another run made a key set and one of its keys after the plan was read
     emu.seed([{"id": "B2C_1A_Shared", "keys": [{"kty": "oct", "use": "sig", "nbf": 1767225600}]}])
