@@ -46,6 +46,11 @@ POLL_SECONDS = 5.0  # at most between two tries while waiting (--lock-timeout)
 ORPHAN_SECONDS = 120.0  # a lease key set with no certificate for this long was abandoned
 
 
+def is_lease(keyset_id: str) -> bool:
+    """The lease key set, or the `.bak` its delete leaves (any case)."""
+    return keyset_id.lower() in (LEASE_KEYSET_ID.lower(), LEASE_BACKUP_ID.lower())
+
+
 @dataclass(frozen=True)
 class LeaseInfo:
     """What the tenant shows of the lease. `lock_id` None: the key set exists but holds no
@@ -84,7 +89,8 @@ def read_lease(client) -> LeaseInfo | None:
     if not keys:
         return LeaseInfo(None)
     dated = [(_epoch(k.get("exp")), k) for k in keys]
-    first = min(dated, key=lambda pair: math.inf if pair[0] is None else pair[0])[1]
+    # the first certificate: the earliest end, and on a tie the lowest thumbprint, as every reader sees it
+    first = min(dated, key=lambda pair: (math.inf if pair[0] is None else pair[0], str(pair[1].get("x5t"))))[1]
     holder, since, until = certificate_facts(first.get("x5c"))
     ends = [e for e, _ in dated if e is not None]
     return LeaseInfo(
@@ -123,12 +129,10 @@ class Lease:
         keyless_since: float | None = None
         took_over, waited = False, 0
         while True:
-            if self._create():
-                self._first_certificate()
-                if not took_over or self._still_ours_after(self.settle):
-                    self.took_over = took_over
-                    return
-                self.lock_id = None  # another run took the same expired lease over: wait for it
+            created = self._create()
+            if created is not False and self._claim(verify=took_over or created is None):
+                self.took_over = took_over
+                return
             info = read_lease(self.client)
             if info is not None and info.lock_id is None:
                 keyless_since = keyless_since if keyless_since is not None else time.monotonic()
@@ -147,29 +151,42 @@ class Lease:
             self.sleep(min(self.poll * min(2 ** waited, 16) / 16, left))  # 1/16 of POLL_SECONDS first, then doubling
             waited += 1
 
-    def _create(self) -> bool:
+    def _create(self) -> bool | None:
+        """True: this run created the lease key set; False: it exists; None: not known (the
+        answer was lost)."""
         try:
             self.client.create_keyset(LEASE_KEYSET_ID)
             return True
         except GraphConflict:
             return False
         except GraphError as e:
-            if is_ambiguous(e):  # it may have landed: then it stays keyless and expires as abandoned
-                return False
+            if is_ambiguous(e):
+                return None
             raise
 
-    def _first_certificate(self) -> None:
+    def _claim(self, *, verify: bool) -> bool:
+        """Uploads this run's first certificate into the lease key set. `verify`: the set may
+        be another run's too (a create whose answer was lost, a lease taken over), so the lease
+        counts as this run's only once a read shows this run's certificate as the first."""
         self.since = int(self.clock())
         der = lease_certificate(self.holder, self.run, self.since, self.since + math.ceil(self.ttl))
         self.lock_id = thumbprint(der)
         try:
             self._upload(der)
+        except GraphNotFound:  # the create whose answer was lost did not land
+            self.lock_id = None
+            return False
         except GraphError as e:
             if is_ambiguous(e) and self._still_ours_after(self.settle):
-                return
-            self._delete_quietly()
+                return True
+            if not verify:
+                self._delete_quietly()
             self.lock_id = None
             raise LeaseLost(f"could not take the tenant lease: {e}") from None
+        if verify and not self._still_ours_after(self.settle):
+            self.lock_id = None  # another run holds it: wait for it
+            return False
+        return True
 
     def _still_ours_after(self, seconds: float) -> bool:
         """Whether the lease shows this run's certificate, read until it does or `seconds` passed."""
