@@ -7,6 +7,7 @@ from helpers.cli import run
 from helpers.graph import Graph
 from helpers.model import DAY, NOW, desired, gen, live, tenant
 from reconciler.core.model import KeyType, KeyUse, LiveKey
+from reconciler.plan.activekey import named_by_answer
 from reconciler.plan.data import drift_data
 from reconciler.plan.drift import drift
 from reconciler.plan.planner import plan
@@ -34,7 +35,7 @@ def test_drift_reports_a_disagreement_with_get_active_key():
     keys = [LiveKey("a", KeyType.RSA, KeyUse.SIG, NOW - 9 * DAY), LiveKey("b", KeyType.RSA, KeyUse.SIG, NOW - DAY)]
     live_state = tenant(Sign=keys, Lone=[live("l")])
     report = drift(desired(Sign=[gen(nbf=NOW - 9 * DAY), gen(nbf=NOW - DAY)], Lone=[gen()]), live_state, NOW,
-                   graph_active={"B2C_1A_Sign": "a", "B2C_1A_Lone": "l"})
+                   graph_active={"B2C_1A_Sign": keys[0], "B2C_1A_Lone": live("l")})
     assert report.exit_code == 8 and [d.keyset_id for d in report.disagreements] == ["B2C_1A_Sign"]
     text = render_drift_text(report)
     assert ("! key set B2C_1A_Sign is using key a by B2C's getActiveKey, but key b by the rule b2ckeys applies "
@@ -68,3 +69,38 @@ def test_drift_end_to_end_asks_get_active_key_once_per_key_set(emu, env, capsys,
     assert code == 8
     checks = {c["keySet"]: (c["rule"], c["getActiveKey"], c["agree"]) for c in json.loads(out)["activeKeys"]}
     assert checks == {"B2C_1A_Sign": (b["kid"], a["kid"], False), "B2C_1A_Lone": (lone["kid"], None, False)}
+
+
+def test_an_answer_without_kid_is_tied_to_a_listed_key_by_its_other_fields():
+    keys = [LiveKey("a", KeyType.RSA, KeyUse.SIG, NOW - 9 * DAY, NOW + DAY),
+            LiveKey("b", KeyType.RSA, KeyUse.SIG, NOW - DAY, NOW + DAY, x5t="tb"),
+            LiveKey("c", KeyType.RSA, KeyUse.SIG, NOW - DAY, NOW + 2 * DAY, status="disabled")]
+    assert named_by_answer(None, keys) == (None, "")  # "no active key"
+    assert named_by_answer(LiveKey("x", KeyType.RSA, KeyUse.SIG), keys) == ("x", "")  # a kid: as given
+    # the documented example: no kid, no nbf; exp (and x5t) tell the key
+    assert named_by_answer(LiveKey("", KeyType.RSA, KeyUse.SIG, exp=NOW + DAY, x5t="tb="), keys) == ("b", "")
+    assert named_by_answer(LiveKey("", KeyType.RSA, KeyUse.SIG, nbf=NOW - 9 * DAY), keys) == ("a", "")
+    assert named_by_answer(LiveKey("", KeyType.RSA, KeyUse.SIG, exp=NOW + 2 * DAY), keys)[0] is None  # disabled
+    kid, why = named_by_answer(LiveKey("", KeyType.RSA, KeyUse.SIG, exp=NOW + DAY), keys)
+    assert kid is None and why == "getActiveKey named no kid, and 2 keys listed have the fields it gave"
+    assert named_by_answer(LiveKey("", KeyType.OCT, "sig"), keys)[1].endswith("no key listed has the fields it gave")
+
+
+def test_drift_compares_a_kidless_answer_only_when_one_key_fits():
+    keys = (LiveKey("old", KeyType.RSA, KeyUse.SIG, NOW - 9 * DAY, NOW + 90 * DAY),
+            LiveKey("new", KeyType.RSA, KeyUse.SIG, NOW - DAY, NOW + 90 * DAY))
+    state, wanted = tenant(Sign=keys), desired(Sign=[gen(nbf=NOW - 9 * DAY), gen(nbf=NOW - DAY)])
+    agree = drift(wanted, state, NOW, graph_active={"B2C_1A_Sign": LiveKey("", KeyType.RSA, KeyUse.SIG, NOW - DAY)})
+    assert agree.exit_code == 0 and agree.active[0].checked and agree.active[0].graph_kid == "new"
+    differ = drift(wanted, state, NOW, graph_active={"B2C_1A_Sign": LiveKey("", KeyType.RSA, KeyUse.SIG, NOW - 9 * DAY)})
+    assert differ.exit_code == 8 and differ.disagreements[0].graph_kid == "old"
+    # both keys fit an answer that gives exp only: unknown, said so, and not a key problem
+    unknown = drift(wanted, state, NOW, graph_active={"B2C_1A_Sign": LiveKey("", KeyType.RSA, KeyUse.SIG, exp=NOW + 90 * DAY)})
+    assert unknown.exit_code == 0 and unknown.disagreements == ()
+    check = unknown.active[0]
+    assert not check.checked and check.unknown == "getActiveKey named no kid, and 2 keys listed have the fields it gave"
+    assert ("  B2C_1A_Sign: key new; not compared: getActiveKey named no kid, and 2 keys listed have the fields it "
+            "gave") in render_drift_text(unknown)
+    (data,) = drift_data(unknown)["activeKeys"]
+    assert data == {"keySet": "B2C_1A_Sign", "rule": "new", "getActiveKey": None, "checked": False, "agree": True,
+                    "unknown": check.unknown}

@@ -215,7 +215,7 @@ def test_a_lost_upload_answer_is_found_by_its_thumbprint(emu, pfx_env, capsys, t
     path = str(manifest(tmp_path, f"{{kind: {kind}, file: c.bin{password}}}"))
     pfx_env["B2CKEYS_TIME_SCALE"] = "60"
     action = "uploadPkcs12" if kind == "pkcs12" else "uploadCertificate"
-    emu.faults.add({"method": "POST", "path": f"*/{action}", "commit_then_drop": True, "times": 1})
+    emu.faults.add({"method": "POST", "path": f"*/B2C_1A_Saml/{action}", "commit_then_drop": True, "times": 1})
     code, out, err = run(capsys, ["apply", "--auto-approve", path], pfx_env)
     assert code == 0, err
     assert "added; its answer was lost" in out

@@ -98,7 +98,12 @@ def test_changes_pending_is_bit_2():
 
 def test_unmanaged_key_sets_and_keys_are_bit_4():
     assert drift(desired(A=[gen()]), tenant(A=[live("k")], B=[live("x")]), NOW).exit_code == 4
-    assert drift(desired(A=[gen()]), tenant(A=[live("k"), live("stray", use="sig", nbf=NOW - DAY)]), NOW).exit_code == 4
+    r = drift(desired(A=[gen(exp=NOW + 90 * DAY)]),
+              tenant(A=[live("k", exp=NOW + 90 * DAY), live("stray", use="sig", nbf=NOW - DAY)]), NOW)
+    assert r.exit_code == 4 and [u.kid for u in r.unmanaged] == ["stray"] and r.duplicates == ()
+    # a copy of the declared key (its dates left out match any): bit 4 too, as a duplicate
+    r = drift(desired(A=[gen()]), tenant(A=[live("k"), live("copy", use="sig", nbf=NOW - DAY)]), NOW)
+    assert r.exit_code == 4 and r.unmanaged == () and [d.kids for d in r.duplicates] == [("k", "copy")]
 
 
 def test_backups_are_ignored_everywhere():

@@ -48,11 +48,12 @@ def test_round_trip_is_a_plan_without_changes(tmp_path):
     assert [(k.secret.name, k.nbf) for k in api.keys] == [("API", NOW - 90 * DAY), ("API_2", NOW)]
     assert "nbf: 2026-10-17T08:00:00Z" in result.text and "exp: 2027-04-15T08:00:00Z" in result.text
     # what could not be exported stays unmanaged, said in comments and in `skipped`
-    assert {(u.keyset_id, u.kid) for u in p.unmanaged} == {("B2C_1A_Dup", "d2"), ("B2C_1A_Empty", None),
-                                                           ("B2C_1A_Mixed", None)}
+    assert {(u.keyset_id, u.kid) for u in p.unmanaged} == {("B2C_1A_Empty", None), ("B2C_1A_Mixed", None)}
     assert "# B2C_1A_Mixed: not exported: its keys mix RSA and oct" in result.text
     assert "# B2C_1A_Empty: not exported: it has no keys" in result.text
-    assert "# key d2: same kty, use, nbf and exp as key d1" in result.text
+    # of a key present twice, the copy B2C uses (listed last) is exported; the plan reports the other
+    assert "# key d1: same kty, use, nbf and exp as key d2" in result.text
+    assert [(d.keyset_id, d.kids) for d in p.duplicates] == [("B2C_1A_Dup", ("d2", "d1"))]
     assert len(result.skipped) == 3 and ".bak" not in result.text
     assert result.text.splitlines()[0] == f"# yaml-language-server: $schema={DEFAULT_SCHEMA_REF}"
 

@@ -56,6 +56,8 @@ CASES = [
      "key set 'B2C_1A_Foo' is declared twice: also at duplicate-keyset-same-file.yaml:3:5"),
     ("bad-name.yaml", "3:11", "key set name 'Foo.bak' may contain only letters, digits, '_' and '-'"),
     ("prefix-only-name.yaml", "3:11", "key set name must not be just the B2C_1A_ prefix"),
+    ("reserved-lease-name.yaml", "3:11", "key set name 'b2c_1a_b2ckeyslock' is reserved: B2C_1A_B2CKeysLock is "
+     "b2ckeys' tenant lease, held while apply writes"),
     ("bad-tenant.yaml", "2:9", "'tenant' must be a domain (contoso.onmicrosoft.com) or a tenant id (GUID)"),
     ("not-a-mapping.yaml", "2:1", "the top level must be a mapping"),
     ("empty.yaml", "1:1", "the file is empty"),

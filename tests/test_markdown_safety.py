@@ -13,7 +13,7 @@ import pytest
 from cmarkgfm.cmark import Options
 
 from helpers.model import DAY, NOW, desired, gen, key, live, tenant
-from reconciler.core.changes import Action, Change, Plan, Unmanaged
+from reconciler.core.changes import Action, Change, Duplicate, Plan, Unmanaged
 from reconciler.core.diagnostics import Diagnostic, Location, Severity
 from reconciler.core.model import DesiredKey, KeyKind, KeyType, KeyUse, SecretRef
 from reconciler.plan.drift import drift
@@ -96,6 +96,8 @@ def hostile_plan(name: str) -> Plan:
         unmanaged=(Unmanaged("B2C_1A_" + name), Unmanaged("B2C_1A_Idp", name, live(name))),
         warnings=(Diagnostic(Severity.WARNING, f"PKCS#12 file {name}: its thumbprint cannot be read", where),),
         notes=(f"note about {name}",),
+        duplicates=(Duplicate("B2C_1A_" + name, ("kept", name), live("kept")),
+                    Duplicate("B2C_1A_Fb", (name, "copy"), live(name))),
     )
 
 

@@ -33,9 +33,14 @@ CASES = {
         tenant(Sign=[]),
         [(Action.GENERATE_KEY, "B2C_1A_Sign", None)],
     ),
-    "dates must match: a live key with an exp does not match a key without": (
-        desired(Fb=[sec()]),
-        tenant(Fb=[live("k", "oct", exp=NOW + DAY)]),
+    "a date left out matches any date the service gave the key": (
+        desired(Fb=[sec()], Sign=[gen(nbf=NOW - DAY)]),
+        tenant(Fb=[live("k", "oct", nbf=NOW - 9, exp=NOW + DAY)], Sign=[live("s", nbf=NOW - DAY, exp=NOW + DAY)]),
+        [],
+    ),
+    "a date given must be the live key's": (
+        desired(Fb=[sec(exp=NOW + DAY)]),
+        tenant(Fb=[live("k", "oct", exp=NOW + 2 * DAY), live("none", "oct")]),
         [(Action.UPLOAD_SECRET, "B2C_1A_Fb", None)],
     ),
     "use must match": (
@@ -83,11 +88,11 @@ def test_plan_table(case):
 
 def test_unmanaged_key_sets_and_keys_are_reported_not_changed():
     p = plan(
-        desired(Sign=[gen()]),
-        tenant(Sign=[live("k1"), live("extra", nbf=NOW)], Legacy=[live("x")]),
+        desired(Sign=[gen(nbf=NOW - DAY)]),
+        tenant(Sign=[live("k1", nbf=NOW - DAY), live("extra", nbf=NOW)], Legacy=[live("x")]),
         NOW,
     )
-    assert p.changes == ()
+    assert p.changes == () and p.duplicates == ()
     assert [(u.keyset_id, u.kid) for u in p.unmanaged] == [
         ("B2C_1A_Sign", "extra"),
         ("B2C_1A_Legacy", None),

@@ -114,7 +114,7 @@ def test_disabling_never_leaves_a_key_set_without_an_active_key():
     assert any("key now in B2C_1A_Sign" in w.message and "stays enabled" in w.message for w in p.warnings)
     assert [u.kid for u in p.unmanaged] == ["now"]
     # a key the same plan adds, valid now, lets every unmanaged key go
-    p = plan(desired(disable=True, Sign=[gen()]), tenant(Sign=[key("now", nbf=NOW - DAY)]), NOW)
+    p = plan(desired(disable=True, Sign=[gen(nbf=NOW - 3600)]), tenant(Sign=[key("now", nbf=NOW - DAY)]), NOW)
     assert [(c.action, c.kid) for c in p.changes] == [(Action.GENERATE_KEY, None), (Action.DISABLE_KEY, "now")]
     assert p.active[0].after_change == 0
     # no active key now anyway: nothing is disabled
@@ -158,7 +158,7 @@ def test_lost_answers_of_delete_and_disable(emu, env, capsys, tmp_path):
     graph = Graph(emu)
     graph("POST", "", {"id": "Old"})
     graph("POST", "", {"id": "Sign"})
-    graph("POST", "/B2C_1A_Sign/generateKey", {"use": "sig", "kty": "RSA"})
+    first = graph("POST", "/B2C_1A_Sign/generateKey", {"use": "sig", "kty": "RSA"})
     stray = graph("POST", "/B2C_1A_Sign/generateKey", {"use": "sig", "kty": "RSA", "nbf": 1_000_000})
     path = write(tmp_path, "version: 1\nprune: true\nkeySets:\n  - name: Sign\n    disableUnmanagedKeys: true\n"
                            "    keys: [{kind: generate, kty: RSA, use: sig}]\n")
@@ -167,7 +167,9 @@ def test_lost_answers_of_delete_and_disable(emu, env, capsys, tmp_path):
     emu.faults.add({"method": "PATCH", "path": "*", "commit_then_drop": True, "times": 1})
     code, out, err = run(capsys, ["apply", "--auto-approve", path], env)
     assert code == 0, err
-    assert f"~ disable key {stray['kid']} in B2C_1A_Sign (no desired key matches it): done (disabled; its answer was lost)" in out
+    # the undated desired key matches both live keys: the undated one is its own, the other a second copy
+    assert (f"~ disable key {stray['kid']} in B2C_1A_Sign (a second copy of key {first['kid']}): done (disabled; "
+            "its answer was lost)") in out
     assert "- delete key set B2C_1A_Old (no manifest declares it): done (deleted; its answer was lost)" in out
     code, out, _ = run(capsys, ["plan", "--detailed-exitcode", path], env)
     assert code == 0 and "No changes." in out  # the disabled key is read from keys_v2: nothing to do again

@@ -56,7 +56,7 @@ def test_each_reading_converges_with_no_duplicate(emu, env, tmp_path, capsys, re
     report = json.loads(out)
     assert code == 8, out + err  # a key problem: NextYear has no active key; nothing pending or unmanaged
     assert report["summary"] == {"changesPending": 0, "unmanaged": 0, "keyProblems": 1,
-                                 "activeKeyDisagreements": 0}
+                                 "activeKeyDisagreements": 0, "duplicates": 0}
     assert [n["keySet"] for n in report["noActiveKey"]] == ["B2C_1A_NextYear"]
     rotating = next(a for a in report["activeKeys"] if a["keySet"] == "B2C_1A_Rotating")
     later = max(keysets["B2C_1A_Rotating"], key=lambda k: k["nbf"])

@@ -41,12 +41,16 @@ def test_colour_only_when_asked():
     assert "\033[" not in render_plan_text(p, color=False)
     coloured = render_plan_text(p, color=True)
     assert "\033[32m+\033[0m" in coloured
-    assert coloured.replace("\033[32m", "").replace("\033[33m", "").replace("\033[1m", "").replace("\033[0m", "") == render_plan_text(p)
+    assert "\033[31m!\033[0m" in coloured  # a key present twice is a problem: red
+    plain = coloured
+    for code in ("\033[31m", "\033[32m", "\033[33m", "\033[1m", "\033[0m"):
+        plain = plain.replace(code, "")
+    assert plain == render_plan_text(p)
 
 
 def test_summary_counts_and_plurals():
     text = render_plan_text(starter_plan())
-    assert text.rstrip().endswith("Plan: 2 key sets to create, 2 keys to add.")
+    assert text.rstrip().endswith("Plan: 2 key sets to create, 2 keys to add. 1 key is present more than once in the tenant.")
     one = plan(desired(A=[gen()]), tenant(), NOW)
     assert render_plan_text(one).rstrip().endswith("Plan: 1 key set to create, 1 key to add.")
 

@@ -69,7 +69,7 @@ def test_json_is_versioned_and_round_trips():
     data = json.loads(dumps(plan_data(starter_plan())))
     assert data["format_version"] == FORMAT_VERSION == 1
     assert data["summary"] == {"keySetsToCreate": 2, "keysToAdd": 2, "keysToDisable": 0, "keySetsToDelete": 0,
-                               "unmanaged": 2, "empty": False, "needsAllowDestroy": False}
+                               "unmanaged": 1, "duplicates": 1, "empty": False, "needsAllowDestroy": False}
     upload = next(c for c in data["changes"] if c["action"] == "upload_secret")
     assert upload["key"]["secret"] == {"env": "FACEBOOK_APP_SECRET"}
     assert upload["key"]["nbf"] == "2027-01-15T08:00:00Z"

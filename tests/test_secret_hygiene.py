@@ -277,11 +277,13 @@ def test_every_command_catches_an_internal_error_without_its_message(setup, caps
 
 def test_every_command_takes_debug_before_or_after_it():
     choices = next(a for a in build_parser()._actions if a.dest == "command").choices
-    assert set(choices) == {"validate", "plan", "apply", "drift", "export", "doctor", "emulator", "demo"}
+    assert set(choices) == {"validate", "plan", "apply", "drift", "export", "doctor", "emulator", "demo",
+                            "force-unlock"}
     for command in choices:
-        assert build_parser().parse_args([command, "--debug"]).debug is True, command
-        assert build_parser().parse_args(["--debug", command]).debug is True, command
-        assert build_parser().parse_args([command]).debug is False, command
+        needed = ["LOCK_ID"] if command == "force-unlock" else []  # its one required argument
+        assert build_parser().parse_args([command, *needed, "--debug"]).debug is True, command
+        assert build_parser().parse_args(["--debug", command, *needed]).debug is True, command
+        assert build_parser().parse_args([command, *needed]).debug is False, command
         assert "--debug" in choices[command].format_help(), command
 
 

@@ -3,6 +3,8 @@ made, with progress; or a saved plan file applied exactly, while it still holds.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..core.errors import ApplyRefused
 from ..plan.planfile import looks_like_plan_file
 from ..render.progress import Progress
@@ -26,6 +28,8 @@ def run(args, ctx: Context) -> int:
 
 def _run(args, ctx: Context, session) -> int:
     planfile = saved_plan_path(args.paths)
+    if not planfile and not args.auto_approve and not _can_ask(ctx):  # it will refuse after the plan:
+        session.lease_options = replace(session.lease_options, enabled=False)  # no write at all, the lease's neither
     if planfile:  # exactly the saved changes, or a refusal saying what changed since
         planned = load_saved_plan(session, planfile, workers=args.parallelism)
         ctx.out(f"The saved plan {planfile} still matches the tenant and the manifests.\n")
@@ -59,6 +63,10 @@ def _run(args, ctx: Context, session) -> int:
     return stop.exit_code if report.interrupted else report.exit_code
 
 
+def _can_ask(ctx: Context) -> bool:
+    return bool(hasattr(ctx.stdin, "isatty") and ctx.stdin.isatty())
+
+
 def _waiting(ctx: Context, info, timeout: float) -> None:
     what = info.describe() if info is not None else "a lease being taken"
     ctx.err(f"Waiting up to {timeout:g} s for the tenant lease: {what}")
@@ -78,7 +86,7 @@ def saved_plan_path(paths: list[str]) -> str | None:
 def _approve(args, ctx: Context) -> None:
     if args.auto_approve:
         return
-    if not (hasattr(ctx.stdin, "isatty") and ctx.stdin.isatty()):
+    if not _can_ask(ctx):
         raise ApplyRefused(
             "apply needs approval and there is no terminal to ask on; nothing was changed. "
             "Review the plan above and rerun with --auto-approve"

@@ -42,7 +42,7 @@ B2CKEYS_SECRETS_ROOT when set. Try it with no tenant at all: b2ckeys demo.
 EPILOG = """\
 exit codes: 0 success; 1 error (bad input, sign-in, Graph failure, refused apply, lease held);
 2 'plan --detailed-exitcode' found changes to make. drift: 0 nothing to report, 1 error,
-else the OR of 2 (changes pending), 4 (unmanaged key sets or keys), 8 (key problems).
+else the OR of 2 (changes pending), 4 (unmanaged key sets or keys, keys present twice), 8 (key problems).
 """
 
 
@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
         "drift",
         help="report changes pending, unmanaged key sets and keys, and expiring or missing active keys",
         description="Read the tenant and report: changes pending (exit bit 2); key sets and keys no "
-        "manifest declares (4); keys expired or expiring within the window with no key to take over, "
+        "manifest declares, and keys present more than once in a key set (4); keys expired or expiring within the window with no key to take over, "
         "key sets with no active key now or at the end of the window, and key sets whose active key "
         "B2C's getActiveKey names differently (8; one extra GET per key set). Exit code 0 when there "
         "is nothing to report, 1 on error, else the OR of the bits. Makes no change.",
@@ -222,8 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the tenant's key sets as a manifest, secrets as references, to adopt a tenant",
         description="Read the tenant's key sets and write a manifest that validates and that, planned "
         "against the same tenant, shows no change: RSA keys as generate, oct keys as secret with "
-        "{env: NAME} references named after the key set, dates in RFC 3339. Backups (.bak) are "
-        "left out; key sets a manifest cannot express are left out with a comment saying why.",
+        "{env: NAME} references named after the key set, dates in RFC 3339. Backups (.bak) and "
+        "b2ckeys' lease key set are left out; key sets a manifest cannot express are left out with a comment saying why.",
     )
     p.add_argument("--out", metavar="FILE",
                    help="write the manifest to FILE (default: standard output); the schema modeline "

@@ -1,5 +1,6 @@
 """The plan as data: one `Change` per Graph write, with its `Action` (and a `Reason`
-for people), what stays unmanaged, the active keys, and the `Plan` that holds them.
+for people), what stays unmanaged, keys present twice, the active keys, and the `Plan`
+that holds them.
 Built by `reconciler.plan.planner`, rendered by `reconciler.render`, run by
 `reconciler.session.applier`. No I/O here.
 """
@@ -69,6 +70,21 @@ class Unmanaged:
 
 
 @dataclass(frozen=True, slots=True)
+class Duplicate:
+    """A key present more than once in a live key set (`reconciler.plan.duplicates`): `kids`
+    are the live keys holding it, the one kept first (the one a desired key matched, else the
+    one B2C uses of them), then the extra ones to disable; `key` is the kept one."""
+
+    keyset_id: str
+    kids: tuple[str, ...]
+    key: LiveKey
+
+    @property
+    def extra(self) -> tuple[str, ...]:
+        return self.kids[1:]
+
+
+@dataclass(frozen=True, slots=True)
 class ActiveKey:
     """A changed key set's active key by B2C's rule, now and once applied (`after_change`:
     the index in `Plan.changes` of a new key that will be the active one)."""
@@ -88,6 +104,7 @@ class Plan:
     live: LiveState = LiveState()  # what the plan was computed from (Terraform's prior state)
     active: tuple[ActiveKey, ...] = ()
     unsafe: tuple[Diagnostic, ...] = ()  # why apply refuses this plan without --allow-destroy
+    duplicates: tuple[Duplicate, ...] = ()  # keys present twice in the tenant: a problem, not a change
 
     @property
     def is_empty(self) -> bool:

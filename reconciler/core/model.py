@@ -17,6 +17,7 @@ from typing import Iterable
 from .diagnostics import Location, shown
 
 KEYSET_PREFIX = "B2C_1A_"
+LEASE_KEYSET_ID = "B2C_1A_B2CKeysLock"  # the tenant lease `apply` holds while it writes
 
 
 def keyset_id(name: str) -> str:
@@ -33,6 +34,12 @@ def strip_prefix(name: str) -> str:
 def is_backup(keyset_id_: str) -> bool:
     """B2C keeps a copy `<id>.bak` of a key set deleted in the portal; nobody manages those."""
     return keyset_id_.lower().endswith(".bak")
+
+
+def is_internal(keyset_id_: str) -> bool:
+    """A key set nobody declares or manages: B2C's `….bak` backups, and b2ckeys' own lease
+    (`LEASE_KEYSET_ID`, any case). Never reported, pruned, exported or checked by drift."""
+    return is_backup(keyset_id_) or keyset_id_.upper() == LEASE_KEYSET_ID.upper()
 
 
 def format_time(epoch: int | None) -> str:
@@ -128,10 +135,17 @@ class DesiredKey:
         return (self.kty, self.use, self.nbf, self.exp)
 
     def matches(self, live: "LiveKey") -> bool:
-        """Certificates match by thumbprint, other keys by kty, use, nbf and exp."""
+        """Certificates match by thumbprint, other keys by kty, use, nbf and exp, where a date
+        left out here matches any date of the live key (the service may fill one in)."""
         if self.kind.is_certificate:  # Graph may pad x5t with "="
             return bool(self.x5t) and (live.x5t or "").rstrip("=") == self.x5t and live.identity[:2] == self.identity[:2]
-        return live.identity == self.identity
+        return ((live.kty, live.use) == (self.kty, self.use) and self.nbf in (None, live.nbf)
+                and self.exp in (None, live.exp))
+
+    def matches_exactly(self, live: "LiveKey") -> bool:
+        """A match with no date left to chance: the live key has the dates given here, and no
+        date where this key has none. A certificate's match is always exact."""
+        return self.matches(live) and (self.kind.is_certificate or live.identity == self.identity)
 
 
 @dataclass(frozen=True, slots=True)

@@ -234,6 +234,8 @@ class Emulator(CredentialHelpers):
         if not control:
             entry: dict[str, Any] = {"method": req.method, "path": path, "status": status,
                                      "requestId": req.request_id}
+            if answer.headers.get("Location") and not answer.drop:  # what a create made
+                entry["location"] = answer.headers["Location"]
             if ctx is not None and ctx.fault:
                 entry["fault"] = ctx.fault
             if ctx is not None and ctx.throttled:

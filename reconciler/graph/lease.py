@@ -28,77 +28,22 @@ import base64
 import math
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable
-from urllib.parse import quote
 
 from ..core.diagnostics import printable
 from ..core.errors import GraphConflict, GraphError, GraphNotFound, LeaseHeld, LeaseLost, ReconcilerError
-from ..core.model import format_time
-from .leasecert import certificate_facts, lease_certificate, thumbprint
+from ..core.model import LEASE_KEYSET_ID
+from .leasecert import lease_certificate, thumbprint
+from .leaseread import LEASE_BACKUP_ID, LeaseInfo, force_unlock, is_lease, read_lease, remove
+
+__all__ = ["LEASE_KEYSET_ID", "LEASE_BACKUP_ID", "Lease", "LeaseInfo", "force_unlock", "is_lease", "read_lease",
+           "remove"]
 from .retry import is_ambiguous
 
-LEASE_KEYSET_ID = "B2C_1A_B2CKeysLock"
-LEASE_BACKUP_ID = LEASE_KEYSET_ID + ".bak"
 TTL_SECONDS = 600.0  # renewed every third of it, so a holder must miss two renewals to lose it
 SKEW_SECONDS = 60.0  # how far two machines' clocks may differ
 POLL_SECONDS = 5.0  # at most between two tries while waiting (--lock-timeout)
 ORPHAN_SECONDS = 120.0  # a lease key set with no certificate for this long was abandoned
-
-
-def is_lease(keyset_id: str) -> bool:
-    """The lease key set, or the `.bak` its delete leaves (any case)."""
-    return keyset_id.lower() in (LEASE_KEYSET_ID.lower(), LEASE_BACKUP_ID.lower())
-
-
-@dataclass(frozen=True)
-class LeaseInfo:
-    """What the tenant shows of the lease. `lock_id` None: the key set exists but holds no
-    certificate (being taken, or abandoned)."""
-
-    lock_id: str | None
-    holder: str | None = None
-    since: int | None = None
-    expires: int | None = None
-
-    def expired(self, now: float, skew: float) -> bool:
-        return self.expires is not None and self.expires + skew < now
-
-    def describe(self) -> str:
-        if self.lock_id is None:
-            return "a lease being taken (no certificate in it yet)"
-        parts = [f"lock ID {printable(self.lock_id)}"]
-        if self.holder:
-            parts.append(f"held by {printable(self.holder)}")
-        if self.since is not None:
-            parts.append(f"since {format_time(self.since)}")
-        if self.expires is not None:
-            parts.append(f"expires {format_time(self.expires)} unless renewed")
-        return ", ".join(parts)
-
-
-def read_lease(client) -> LeaseInfo | None:
-    """The lease as the tenant shows it now, or None when there is none (or none yet visible)."""
-    try:
-        data = client._call("GET", _path(LEASE_KEYSET_ID)).json()
-    except GraphNotFound:
-        return None
-    except ValueError:
-        raise GraphError("Graph sent the tenant lease in a shape b2ckeys does not understand") from None
-    keys = [k for k in (data.get("keys") or ()) if isinstance(k, dict)] if isinstance(data, dict) else []
-    if not keys:
-        return LeaseInfo(None)
-    dated = [(_epoch(k.get("exp")), k) for k in keys]
-    # the first certificate: the earliest end, and on a tie the lowest thumbprint, as every reader sees it
-    first = min(dated, key=lambda pair: (math.inf if pair[0] is None else pair[0], str(pair[1].get("x5t"))))[1]
-    holder, since, until = certificate_facts(first.get("x5c"))
-    ends = [e for e, _ in dated if e is not None]
-    return LeaseInfo(
-        lock_id=str(first.get("x5t") or first.get("kid") or "?"),
-        holder=holder,
-        since=_epoch(first.get("nbf")) if first.get("nbf") is not None else since,
-        expires=max(ends) if ends else until,
-    )
 
 
 class Lease:
@@ -195,9 +140,16 @@ class Lease:
             info = read_lease(self.client)
             if info is not None and info.lock_id == self.lock_id:
                 return True
-            if info is not None and info.lock_id is not None or time.monotonic() >= end:
+            if self._taken_by_another(info) or time.monotonic() >= end:
                 return False
             self.sleep(min(1.0, self.poll))
+
+    def _taken_by_another(self, info: LeaseInfo | None) -> bool:
+        """Whether `info` shows another run's lease, taken after this run's. A lease taken
+        before this one is a read that lags behind the writes (its delete does not show yet)."""
+        if info is None or info.lock_id in (None, self.lock_id):
+            return False
+        return info.since is None or info.since >= self.since
 
     def _remove_if_unchanged(self, seen: LeaseInfo) -> bool:
         """Deletes an expired or abandoned lease, unless it changed since it was read."""
@@ -212,7 +164,7 @@ class Lease:
     def renew(self) -> None:
         """Extends the lease by its time to live; LeaseLost when it is no longer this run's."""
         info = read_lease(self.client)
-        if info is not None and info.lock_id not in (None, self.lock_id):
+        if self._taken_by_another(info):
             raise LeaseLost(f"the tenant lease was taken over ({info.describe()}); this run stopped starting changes")
         try:
             self._upload(lease_certificate(self.holder, self.run, self.since, int(self.clock() + self.ttl) + 1))
@@ -244,7 +196,7 @@ class Lease:
         if self.lock_id is None:
             return
         info = read_lease(self.client)
-        if info is not None and info.lock_id not in (None, self.lock_id):
+        if self._taken_by_another(info):
             self.lock_id = None
             raise LeaseLost(f"the tenant lease was taken over ({info.describe()}); left as it is")
         self._delete_quietly()
@@ -257,49 +209,9 @@ class Lease:
         remove(self.client)
 
 
-def remove(client) -> None:
-    """Deletes the lease key set and the `.bak` copy its delete leaves; gone already is fine."""
-    for keyset_id in (LEASE_KEYSET_ID, LEASE_BACKUP_ID):
-        for attempt in range(3):
-            try:
-                client.delete_keyset(keyset_id)
-                break
-            except GraphNotFound:
-                break
-            except GraphError as e:
-                if not is_ambiguous(e) or attempt == 2:
-                    raise
-
-
-def force_unlock(client, lock_id: str) -> LeaseInfo:
-    """Deletes the lease if its lock ID is `lock_id`; returns what was released."""
-    info = read_lease(client)
-    if info is None:
-        raise LeaseLost("the tenant has no lease: nothing to unlock")
-    if info.lock_id is not None and info.lock_id != lock_id:
-        raise LeaseLost(f"the tenant's lease is {info.describe()}, not {printable(lock_id)}: nothing was "
-                        "released. Check that its holder is gone, then rerun with that lock ID")
-    remove(client)
-    return info
-
-
 def _held_message(info: LeaseInfo | None, timeout: float) -> str:
     what = info.describe() if info is not None else "a lease being taken"
     waited = f" after waiting {timeout:g} s" if timeout > 0 else ""
     lock_id = printable(info.lock_id) if info is not None and info.lock_id else "LOCK_ID"
     return (f"another run holds the tenant lease{waited}: {what}. Nothing was changed. Wait for it, or rerun "
             f"with --lock-timeout 10m; if its holder is gone, release it with: b2ckeys force-unlock {lock_id}")
-
-
-def _epoch(value) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
-
-
-def _path(keyset_id: str) -> str:
-    return "/trustFramework/keySets/" + quote(keyset_id, safe="")

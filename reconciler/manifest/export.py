@@ -10,10 +10,12 @@ use, nbf and exp:
   returns secret values, so the variable is needed only to upload that key again.
 - Dates are RFC 3339 in UTC; key sets are sorted by id, keys by nbf.
 - Not exported, each with a comment saying why (they stay unmanaged, and the plan
-  still shows no change): B2C's `.bak` backups (silently), key sets with no keys,
+  still shows no change): B2C's `.bak` backups and b2ckeys' lease key set
+  (silently), key sets with no keys,
   key sets whose keys mix RSA and oct or sig and enc, whose id or dates a manifest
-  cannot express. A second key with the same kty, use, nbf and exp cannot be
-  declared twice: it is left out with a comment.
+  cannot express. Of two keys with the same kty, use, nbf and exp, a manifest
+  declares one, the one B2C uses (listed last); the other is left out with a
+  comment, and plan and drift report it as a duplicate.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from ..core.model import KEYSET_PREFIX, KeyType, LiveKey, LiveKeySet, LiveState, format_time, is_backup, strip_prefix
+from ..core.model import KEYSET_PREFIX, KeyType, LiveKey, LiveKeySet, LiveState, format_time, is_internal, strip_prefix
 
 DEFAULT_SCHEMA_REF = "../schemas/keysets.schema.json"
 SCHEMA_IN_REPO = os.path.join("schemas", "keysets.schema.json")
@@ -69,7 +71,7 @@ def export_manifest(live: LiveState, *, schema_ref: str = DEFAULT_SCHEMA_REF, te
     used_names: set[str] = set()
     keysets = keys = 0
     for keyset in sorted(live.keysets, key=lambda ks: (ks.id.upper(), ks.id)):
-        if is_backup(keyset.id):
+        if is_internal(keyset.id):
             continue
         why = _cannot_export(keyset)
         if why:
@@ -78,14 +80,15 @@ def export_manifest(live: LiveState, *, schema_ref: str = DEFAULT_SCHEMA_REF, te
             continue
         name = strip_prefix(keyset.id)
         body += [f"  - name: {name}", "    keys:"]
-        seen: dict[tuple, LiveKey] = {}
+        kept: dict[tuple, LiveKey] = {key.identity: key for key in keyset.keys}  # of copies, the last listed
         for key in sorted(keyset.keys, key=_key_order):
-            first = seen.setdefault(key.identity, key)
+            first = kept[key.identity]
             if first is not key:
                 skipped.append(f"{keyset.id}: key {key.kid} not exported: it has the same kty, use, nbf and "
-                               f"exp as key {first.kid}, and a manifest declares a key once; it stays unmanaged")
+                               f"exp as key {first.kid}, and a manifest declares a key once; plan and drift "
+                               "report it as a duplicate")
                 body.append(f"      # key {_one_line(key.kid)}: same kty, use, nbf and exp as key {_one_line(first.kid)}; not "
-                            "exported (a manifest declares a key once), it stays unmanaged")
+                            "exported (a manifest declares a key once), a duplicate to disable")
                 continue
             body += _key_lines(key, name, used_names)
             keys += 1

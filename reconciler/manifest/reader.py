@@ -4,8 +4,9 @@ Each file is read with locations (`yamlload`), checked against the JSON Schema
 (`schema`), then checked for what the schema cannot say: dates, a key set
 declared twice (in one file or across files), RSA and oct keys or sig and enc
 keys in one key set, the same key twice, different tenants or `prune` settings,
-rotation settings, a `{file: PATH}` (secret, password, certificate or PKCS#12
-file) that leads out of the repository (`reconciler.manifest.confine`). Every error of
+rotation settings, the key set name b2ckeys keeps for its lease, a `{file: PATH}`
+(secret, password, certificate or PKCS#12 file) that leads out of the repository
+(`reconciler.manifest.confine`). Every error of
 every file is collected and raised together as one `ManifestError`. Certificate
 files are read later (`certificates`).
 """
@@ -23,6 +24,7 @@ from ..core.diagnostics import Diagnostic, Location, Severity
 from ..core.errors import ConfigError, ManifestError
 from ..core.model import (
     KEYSET_PREFIX,
+    LEASE_KEYSET_ID,
     DesiredKey,
     DesiredKeySet,
     DesiredState,
@@ -31,6 +33,7 @@ from ..core.model import (
     KeyUse,
     Rotation,
     SecretRef,
+    is_internal,
     keyset_id,
     strip_prefix,
 )
@@ -174,6 +177,10 @@ class _FileChecker:
         name = strip_prefix(item["name"])
         if not name:
             self._emit(_error(self.doc.at(path + ("name",)), f"key set name must not be just the {KEYSET_PREFIX} prefix"))
+            return None
+        if is_internal(keyset_id(name)):
+            self._emit(_error(self.doc.at(path + ("name",)), f"key set name '{item['name']}' is reserved: "
+                              f"{LEASE_KEYSET_ID} is b2ckeys' tenant lease, held while apply writes"))
             return None
         listed = item.get("keys")
         keys = [self._key(path + ("keys", j), k) for j, k in enumerate(listed if isinstance(listed, list) else [])]

@@ -65,3 +65,28 @@ def after_changes(changes: Sequence[Change], live: LiveState, now: int) -> list[
         views.append(ActiveKey(keyset, before.kid if before else None,
                                None if after is None or new else after.kid, int(after.kid[1:]) if new else None))
     return views
+
+
+def named_by_answer(answer: LiveKey | None, keys: Sequence[LiveKey]) -> tuple[str | None, str]:
+    """The kid of the key B2C's getActiveKey answer names, as (kid, ""); (None, "") when the
+    answer is "no active key"; (None, why) when the answer cannot be tied to one key listed.
+
+    An answer without a kid is the enabled listed key that has the fields the answer
+    carries (kty, and use, nbf, exp and x5t where the answer has them; the documented
+    example has no kid and no nbf), when exactly one key has them."""
+    if answer is None:
+        return None, ""
+    if answer.kid:
+        return answer.kid, ""
+    fits = [k for k in keys if is_enabled(k) and _carries(answer, k)]
+    if len(fits) == 1:
+        return fits[0].kid, ""
+    which = "no key listed has" if not fits else f"{len(fits)} keys listed have"
+    return None, f"getActiveKey named no kid, and {which} the fields it gave"
+
+
+def _carries(answer: LiveKey, key: LiveKey) -> bool:
+    """`key` has every field the kid-less `answer` gives."""
+    given = [(answer.use, key.use), (answer.nbf, key.nbf), (answer.exp, key.exp),
+             ((answer.x5t or "").rstrip("="), (key.x5t or "").rstrip("="))]
+    return answer.kty == key.kty and all(want == got for want, got in given if want not in (None, ""))

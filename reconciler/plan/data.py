@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..core.changes import Action, ActiveKey, Change, Plan, Unmanaged
+from ..core.changes import Action, ActiveKey, Change, Duplicate, Plan, Unmanaged
 from ..core.diagnostics import Diagnostic, Location
 from ..core.model import DesiredKey, KeyKind, LiveKey, LiveState, format_time
+from .duplicates import how_to_fix
 
 FORMAT_VERSION = 1
 
@@ -76,6 +77,17 @@ def unmanaged_data(item: Unmanaged) -> dict:
     return data
 
 
+def duplicate_data(item: Duplicate, plan: Plan) -> dict:
+    """A key present more than once: `kids` (the kept one first), `kept`, `extra` (the copies to
+    disable), the kept key's metadata (`key`) and the copies' (`extraKeys`), and `fix` in words."""
+    current = plan.live.find(item.keyset_id)
+    by_kid = {k.kid: k for k in current.keys} if current else {}
+    return {"keySet": item.keyset_id, "kids": list(item.kids), "kept": item.kids[0], "extra": list(item.extra),
+            "key": live_key_data(item.key),
+            "extraKeys": [live_key_data(by_kid[kid]) for kid in item.extra if kid in by_kid],
+            "fix": how_to_fix(item, plan.changes)}
+
+
 def active_data(view: ActiveKey) -> dict:
     """`afterApply`: {"kid": ...} of a live key, {"change": index} of a new one, or null."""
     after = {"kid": view.after_kid} if view.after_kid else {"change": view.after_change} \
@@ -97,12 +109,14 @@ def plan_data(plan: Plan) -> dict:
             "keysToDisable": plan.count(Action.DISABLE_KEY),
             "keySetsToDelete": plan.count(Action.DELETE_KEYSET),
             "unmanaged": len(plan.unmanaged),
+            "duplicates": len(plan.duplicates),
             "empty": plan.is_empty,
             "needsAllowDestroy": bool(plan.unsafe),
         },
         "changes": [change_data(c) for c in plan.changes],
         "activeKeys": [active_data(a) for a in plan.active],
         "unmanaged": [unmanaged_data(u) for u in plan.unmanaged],
+        "duplicates": [duplicate_data(d, plan) for d in plan.duplicates],
         "warnings": [diagnostic_data(d) for d in plan.warnings],
         "notes": list(plan.notes),
     }
@@ -130,11 +144,13 @@ def drift_data(report) -> dict:
         "summary": {
             "changesPending": len(report.changes),
             "unmanaged": len(report.unmanaged),
+            "duplicates": len(report.duplicates),
             "keyProblems": report.key_problems,
             "activeKeyDisagreements": len(report.disagreements),
         },
         "changes": plan["changes"],
         "unmanaged": plan["unmanaged"],
+        "duplicates": plan["duplicates"],
         "expired": [_expiry(e) for e in report.expired],
         "expiring": [_expiry(e) for e in report.expiring],
         "noActiveKey": [
@@ -143,7 +159,7 @@ def drift_data(report) -> dict:
         ],
         "activeKeys": [
             {"keySet": a.keyset_id, "rule": a.local_kid, "getActiveKey": a.graph_kid if a.checked else None,
-             "checked": a.checked, "agree": a.agree}
+             "checked": a.checked, "agree": a.agree, **({"unknown": a.unknown} if a.unknown else {})}
             for a in report.active
         ],
         "warnings": plan["warnings"],

@@ -4,9 +4,11 @@ and will every key set keep a working key? Pure: no I/O, no clock.
 What is reported (each with its exit bit, as docs/commands.md says):
 
 - 2: changes pending: the plan is not empty.
-- 4: unmanaged: live key sets no manifest declares, and live keys no desired key
-  matches (B2C's `.bak` backups are ignored, as the planner does).
-- 8: key problems, checked on every live key set (managed or not, backups aside),
+- 4: unmanaged: live key sets no manifest declares, live keys no desired key
+  matches, and keys present twice in a key set (`reconciler.plan.duplicates`);
+  B2C's `.bak` backups and b2ckeys' lease key set are ignored, as the planner does.
+- 8: key problems, checked on every live key set (managed or not, backups and the
+  lease aside),
   with the active-key rule of `reconciler.plan.activekey`:
   - a key set with no active key now, or none at the end of the window;
   - the key that expired last, in a key set that has no active key now;
@@ -18,6 +20,9 @@ What is reported (each with its exit bit, as docs/commands.md says):
     above, which rest on the local rule, cannot be trusted for that key set (a
     disabled key the list answer does not show as disabled, say), and when B2C
     says "no active key" sign-ins fail now. So a disagreement is a key problem.
+    An answer with no kid is tied to a listed key by its other fields
+    (`activekey.named_by_answer`); when none or several fit, the check is
+    unknown, said so, and not a disagreement.
 
 An expired or expiring key that another key has taken over from (or will take
 over from) is rotation working as intended and is not reported: keys cannot be
@@ -29,9 +34,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ..core.changes import Change, Plan, Unmanaged
-from ..core.model import DesiredState, LiveKey, LiveKeySet, LiveState, format_time, is_backup
-from .activekey import active_key, is_enabled, next_valid_from
+from ..core.changes import Change, Duplicate, Plan, Unmanaged
+from ..core.model import DesiredState, LiveKey, LiveKeySet, LiveState, format_time, is_internal
+from .activekey import active_key, is_enabled, named_by_answer, next_valid_from
 from .planner import plan as make_plan
 
 DAY = 86_400
@@ -62,12 +67,14 @@ class NoActiveKey:
 
 @dataclass(frozen=True)
 class ActiveCheck:
-    """A key set's active key by the local rule, and by B2C's getActiveKey when it was asked."""
+    """A key set's active key by the local rule, and by B2C's getActiveKey when it was asked
+    (`checked`); `unknown` says why B2C's answer could not be compared, when it could not."""
 
     keyset_id: str
     local_kid: str | None
     graph_kid: str | None = None
     checked: bool = False
+    unknown: str = ""
 
     @property
     def agree(self) -> bool:
@@ -97,6 +104,10 @@ class DriftReport:
         return self.plan.unmanaged
 
     @property
+    def duplicates(self) -> tuple[Duplicate, ...]:
+        return self.plan.duplicates
+
+    @property
     def disagreements(self) -> tuple[ActiveCheck, ...]:
         return tuple(a for a in self.active if not a.agree)
 
@@ -107,13 +118,14 @@ class DriftReport:
     @property
     def exit_code(self) -> int:
         """0 when there is nothing to report, else the OR of 2, 4 and 8."""
-        return ((CHANGES_PENDING if self.changes else 0) | (UNMANAGED if self.unmanaged else 0)
+        return ((CHANGES_PENDING if self.changes else 0) | (UNMANAGED if self.unmanaged or self.duplicates else 0)
                 | (KEY_PROBLEMS if self.key_problems else 0))
 
 
 def drift(desired: DesiredState, live: LiveState, now: int, window_days: int = DEFAULT_WINDOW_DAYS,
-          graph_active: Mapping[str, str | None] | None = None) -> DriftReport:
-    """`graph_active`: key set id -> the kid getActiveKey named (None: it said there is none)."""
+          graph_active: Mapping[str, LiveKey | None] | None = None) -> DriftReport:
+    """`graph_active`: key set id -> the key B2C's getActiveKey answered (None: it said there is
+    none); a key set missing from it was not asked."""
     end = now + window_days * DAY
     expired: list[KeyExpiry] = []
     expiring: list[KeyExpiry] = []
@@ -121,12 +133,13 @@ def drift(desired: DesiredState, live: LiveState, now: int, window_days: int = D
     active: list[ActiveCheck] = []
     graph_active = graph_active or {}
     for keyset in sorted(live.keysets, key=lambda k: k.id.upper()):
-        if is_backup(keyset.id):
+        if is_internal(keyset.id):
             continue
         keys = keyset.keys
         local = active_key(keys, now)
-        active.append(ActiveCheck(keyset.id, local.kid if local else None, graph_active.get(keyset.id),
-                                  keyset.id in graph_active))
+        graph_kid, unknown = named_by_answer(graph_active.get(keyset.id), keys)
+        active.append(ActiveCheck(keyset.id, local.kid if local else None, graph_kid,
+                                  keyset.id in graph_active and not unknown, unknown))
         none_now, none_at_end = local is None, active_key(keys, end) is None
         if none_now or none_at_end:
             at = now if none_now else end

@@ -6,7 +6,8 @@ Key sets (`prune: true`): a live key set no manifest declares is deleted, unless
   where it is declared, or one of `ALWAYS_PROTECTED` (the token signing and
   encryption key sets of every custom policy: deleting them stops every sign-in);
 - a policy references it (`--policies`);
-- it is one of B2C's `….bak` backups (never reported, never deleted).
+- it is one of B2C's `….bak` backups, or b2ckeys' own lease key set
+  (`is_internal`): never reported, never deleted.
 A kept key set is reported as unmanaged with the reason it is kept.
 
 Too much at once (octoDNS's TooMuchChange): deleting more than 30% of the live key
@@ -25,7 +26,7 @@ from typing import Sequence
 
 from ..core.changes import Action, Change, Reason, Unmanaged
 from ..core.diagnostics import Diagnostic, Location, Severity
-from ..core.model import DesiredKey, DesiredState, LiveKey, LiveState, by_keyset, is_backup, keyset_id
+from ..core.model import DesiredKey, DesiredState, LiveKey, LiveState, by_keyset, is_internal, keyset_id
 from .activekey import active_key, is_enabled
 
 ALWAYS_PROTECTED = ("B2C_1A_TokenSigningKeyContainer", "B2C_1A_TokenEncryptionKeyContainer")
@@ -42,7 +43,7 @@ def deletions(desired: DesiredState, live: LiveState) -> tuple[list[Change], lis
     kept: list[Unmanaged] = []
     protected, references = protected_ids(desired), by_keyset(desired.references)
     for keyset in sorted(live.keysets, key=lambda k: k.id.upper()):
-        if desired.find(keyset.id) is not None or is_backup(keyset.id):
+        if desired.find(keyset.id) is not None or is_internal(keyset.id):
             continue
         refs = references.get(keyset.id.upper())
         if not desired.prune:
@@ -58,7 +59,7 @@ def deletions(desired: DesiredState, live: LiveState) -> tuple[list[Change], lis
 
 
 def too_much_change(deletes: int, live: LiveState) -> Diagnostic | None:
-    existing = sum(1 for k in live.keysets if not is_backup(k.id))
+    existing = sum(1 for k in live.keysets if not is_internal(k.id))
     if existing < MIN_EXISTING or deletes <= THRESHOLD * existing:
         return None
     return Diagnostic(Severity.WARNING, f"this plan deletes {deletes} of {existing} key sets ({deletes * 100 // existing}%), "

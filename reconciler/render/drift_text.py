@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ..core.model import format_time
 from ..plan.drift import DAY, DriftReport
-from .text import Style, describe_change, describe_unmanaged, plural, render_diagnostics
+from .text import (Style, describe_change, describe_unmanaged, duplicate_lines, duplicates_count, plural,
+                   render_diagnostics)
 
 
 def problem_rows(report: DriftReport) -> list[tuple[str, str | None, str]]:
@@ -38,7 +39,7 @@ def active_lines(report: DriftReport) -> list[str]:
     out = []
     for a in report.active:
         kid = f"key {a.local_kid}" if a.local_kid else "no key"
-        check = ("" if not a.checked else ", as getActiveKey says" if a.agree
+        check = (f"; not compared: {a.unknown}" if a.unknown else "" if not a.checked else ", as getActiveKey says" if a.agree
                  else f"; getActiveKey says {'key ' + a.graph_kid if a.graph_kid else 'no key'}")
         out.append(f"{a.keyset_id}: {kid}{check}")
     return out
@@ -56,6 +57,8 @@ def drift_summary(report: DriftReport) -> str:
     parts = []
     if report.changes:
         parts.append(f"{plural(len(report.changes), 'change')} pending")
+    if report.duplicates:
+        parts.append(duplicates_count(report.duplicates))
     if report.unmanaged:
         parts.append(f"{len(report.unmanaged)} not in any manifest")
     if report.key_problems:
@@ -73,6 +76,7 @@ def render_drift_text(report: DriftReport, *, color: bool = False) -> str:
     if report.changes:
         lines += ["Changes pending ('b2ckeys apply' would make them):", ""]
         lines += [f"  {style.glyph(c.action)} {describe_change(c)}" for c in report.changes] + [""]
+    lines += duplicate_lines(report.plan, style)
     if report.unmanaged:
         lines += ["Not in any manifest (left as they are):", ""]
         lines += [f"  {style.yellow('?')} {describe_unmanaged(u)}" for u in report.unmanaged] + [""]

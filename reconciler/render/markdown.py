@@ -17,8 +17,10 @@ import html
 from ..core.changes import Action, Change, Plan
 from ..core.model import format_time
 from ..plan.drift import DriftReport
+from ..plan.duplicates import how_to_fix
 from .drift_text import drift_summary, problem_rows, render_drift_text
-from .text import dates, describe_active, describe_live_key, render_plan_text, summary_line
+from .text import (DUPLICATES_HEADING, DUPLICATES_WHY, dates, describe_active, describe_live_key, duplicate_copies,
+                   render_plan_text, summary_line)
 
 _PUNCTUATION = "\\`*[]|~"
 _ZWSP = "&#8203;"
@@ -114,6 +116,19 @@ def unmanaged_list(plan: Plan) -> list[str]:
     return lines
 
 
+def duplicates_list(plan: Plan) -> list[str]:
+    """The keys present more than once, with how to disable each extra copy."""
+    if not plan.duplicates:
+        return []
+    lines = [f"**{text(DUPLICATES_HEADING)}** ({text(DUPLICATES_WHY)})", ""]
+    for item in plan.duplicates:
+        copies = ", ".join(code(kid) + (f" ({text(what)})" if what else "")
+                           for kid, what in duplicate_copies(item, plan.live))
+        lines.append(f"- key {code(item.kids[0])} in {code(item.keyset_id)} ({text(describe_live_key(item.key))}) is "
+                     f"present again as {copies}. Fix: {text(how_to_fix(item, plan.changes))}")
+    return lines + [""]
+
+
 def warnings_list(plan: Plan) -> list[str]:
     return [(f"- {code(str(d.location))}: " if d.location else "- ") + text(d.message) for d in plan.warnings]
 
@@ -125,6 +140,7 @@ def render_plan_markdown(plan: Plan) -> str:
     if plan.active:
         lines += ["**Active key** of each key set changed (B2C's rule)", ""]
         lines += [f"- {text(describe_active(a, plan))}" for a in plan.active] + [""]
+    lines += duplicates_list(plan)
     if plan.warnings:
         lines += ["**Warnings**", ""] + warnings_list(plan) + [""]
     if plan.unmanaged:
@@ -155,6 +171,7 @@ def render_drift_markdown(report: DriftReport) -> str:
     if report.changes:
         lines += ["**Changes pending** (`b2ckeys apply` would make them)", ""]
         lines += changes_table(report.changes) + [""]
+    lines += duplicates_list(report.plan)
     if report.unmanaged:
         lines += ["**Not in any manifest** (left as they are)", ""] + unmanaged_list(report.plan) + [""]
     if report.plan.warnings:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..core.changes import Action, ActiveKey, Change, Plan, Unmanaged
+from ..core.changes import Action, ActiveKey, Change, Duplicate, Plan, Unmanaged
 from ..core.diagnostics import Diagnostic, printable
-from ..core.model import LiveKey, format_time
+from ..core.model import LiveKey, LiveState, format_time
 from ..core.report import Status
+from ..plan.duplicates import how_to_fix
+
+DUPLICATES_HEADING, DUPLICATES_WHY = "Keys present more than once", "a problem: keys cannot be deleted, so disable the extra copies"
 
 _GREEN, _YELLOW, _RED, _BOLD, _RESET = "\033[32m", "\033[33m", "\033[31m", "\033[1m", "\033[0m"
 
@@ -109,10 +112,47 @@ def describe_unmanaged(item: Unmanaged) -> str:
     return f"key {item.kid} in {item.keyset_id}{detail}{note}"
 
 
+def duplicate_copies(item: Duplicate, live: LiveState) -> list[tuple[str, str]]:
+    """Each extra copy's kid, and its metadata in words where its dates differ from the kept key's
+    (a copy of a key whose manifest leaves a date out); "" where they are the same."""
+    current = live.find(item.keyset_id)
+    by_kid = {k.kid: k for k in current.keys} if current else {}
+    copies = []
+    for kid in item.extra:
+        other = by_kid.get(kid)
+        same = other is None or (other.nbf, other.exp) == (item.key.nbf, item.key.exp)
+        copies.append((kid, "" if same else describe_live_key(other)))
+    return copies
+
+
+def describe_duplicate(item: Duplicate, live: LiveState) -> str:
+    """One line: the key kept, where, and its extra copies."""
+    copies = ", ".join(f"{kid} ({what})" if what else kid for kid, what in duplicate_copies(item, live))
+    return (f"key {item.kids[0]} in {item.keyset_id} ({describe_live_key(item.key)}) is present again as "
+            f"key{'s' if len(item.extra) > 1 else ''} {copies}")
+
+
+def duplicate_lines(plan: Plan, style: "Style") -> list[str]:
+    """The duplicates section of a plan or a drift report (empty when there are none)."""
+    lines: list[str] = []
+    for item in plan.duplicates:
+        lines += [f"  {style.red('!')} {describe_duplicate(item, plan.live)}",
+                  f"    fix: {how_to_fix(item, plan.changes)}"]
+    return [f"{DUPLICATES_HEADING} ({DUPLICATES_WHY}):", ""] + lines + [""] if lines else []
+
+
+def duplicates_count(duplicates: tuple[Duplicate, ...]) -> str:
+    n = len(duplicates)
+    return f"{plural(n, 'key')} {'is' if n == 1 else 'are'} present more than once"
+
+
 def summary_line(plan: Plan) -> str:
+    if plan.is_empty and plan.duplicates:
+        return f"No changes to make, but {duplicates_count(plan.duplicates)} in the tenant: disable the extra copies."
     if plan.is_empty:
         return "No changes. The tenant's key sets match the manifests."
-    return f"Plan: {totals(plan.changes, ' to create', ' to add', ' to disable', ' to delete')}."
+    also = f" {duplicates_count(plan.duplicates)} in the tenant." if plan.duplicates else ""
+    return f"Plan: {totals(plan.changes, ' to create', ' to add', ' to disable', ' to delete')}.{also}"
 
 
 def totals(changes, created: str, added: str, disabled: str, deleted: str) -> str:
@@ -138,6 +178,7 @@ def render_plan_text(plan: Plan, *, color: bool = False) -> str:
     if plan.active:
         lines += ["Active key of each key set changed (B2C's rule: the valid key with the latest nbf):", ""]
         lines += [f"  {describe_active(a, plan)}" for a in plan.active] + [""]
+    lines += duplicate_lines(plan, style)
     if plan.unmanaged:
         lines.append("Not in any manifest (left as they are):")
         lines.append("")

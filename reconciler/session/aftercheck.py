@@ -18,7 +18,7 @@ from typing import Callable
 from ..core.changes import Action
 from ..core.model import DesiredState, LiveKeySet
 from ..core.report import ApplyReport, Status
-from ..plan.duplicates import describe_duplicate, find_duplicates
+from ..plan.duplicates import find_duplicates, how_to_fix
 
 LIST_ABOVE = 10  # more key sets to read than this: one listing (a page per 100 or so) beats a GET each
 POLL_SECONDS = 1.0
@@ -55,7 +55,9 @@ def check_after_apply(client, state: DesiredState, report: ApplyReport,
     desired = {ks.id.upper(): ks for ks in state.keysets}
     for upper, keyset in sorted(seen.items()):
         for duplicate in find_duplicates(keyset, desired.get(upper)):
-            problems.append(describe_duplicate(duplicate))
+            problems.append(f"key set {duplicate.keyset_id} holds the same key more than once: kid "
+                            f"{duplicate.kids[0]} is present again as {', '.join(duplicate.extra)}; "
+                            f"{how_to_fix(duplicate)}")
     return problems
 
 

@@ -1,5 +1,6 @@
 """The live state as plan and drift need it: the tenant's key sets, and the status of
-the keys `disableUnmanagedKeys` may touch (the list answer may leave it out).
+the keys `disableUnmanagedKeys` may touch and of keys present twice (the list answer may
+leave it out).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ def read_live(client, state: DesiredState, now: int, *, listed: LiveState | None
     """The tenant's key sets (`listed`, when the caller listed them already), but the tenant
     lease (`graph.lease`) and its `.bak`, which are b2ckeys' own; for key sets
     with `disableUnmanagedKeys`, the status of each unmanaged key the list answer leaves
-    out, from `keys_v2` (one GET per key). Graph gives
+    out, and in every key set that of each extra copy of a key present twice (a disabled
+    copy is no longer a problem), from `keys_v2` (one GET per key). Graph gives
     keys_v2 to ReadWrite.All only: with a read-only app the statuses stay unknown, and a
     warning says what that means for the plan."""
 
@@ -34,7 +36,8 @@ def read_live(client, state: DesiredState, now: int, *, listed: LiveState | None
     except GraphAuthError:
         return live, [Diagnostic(Severity.WARNING, "the status of unmanaged keys cannot be read (Graph's keys_v2 "
                                  "needs TrustFrameworkKeySet.ReadWrite.All): keys disableUnmanagedKeys disabled "
-                                 "already may be shown as keys to disable")]
+                                 "already may be shown as keys to disable, and disabled copies as keys "
+                                 "present more than once")]
     if not statuses:
         return live, []
     return LiveState(tuple(_with_statuses(keyset, statuses) for keyset in live.keysets)), []

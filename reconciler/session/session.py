@@ -24,7 +24,7 @@ from typing import Callable, Mapping, Sequence
 from ..core.changes import Change, Plan
 from ..core.diagnostics import Diagnostic, Severity
 from ..core.errors import ApplyRefused, GraphNotFound, ManifestError
-from ..core.model import DesiredState, LiveState, SecretRef, is_backup
+from ..core.model import DesiredState, LiveKey, LiveState, SecretRef, is_internal
 from ..core.report import ApplyReport, Outcome
 from ..graph.client import GraphClient, connect_graph
 from ..graph.settings import from_environment as settings_from
@@ -78,8 +78,10 @@ class Session:
         self.close()
 
     def close(self) -> None:
-        """Gives back the tenant lease, if this session still holds it."""
-        self.release_lease()
+        """Gives back the tenant lease, if this session still holds it (a problem doing so is a warning)."""
+        problem = self.release_lease()
+        if problem:
+            self.report([Diagnostic(Severity.WARNING, problem)])
 
     def report(self, diagnostics: Sequence[Diagnostic]) -> None:
         """Keeps warnings (and passes them to `on_diagnostics`, when there are any)."""
@@ -192,18 +194,18 @@ class Session:
 
     def drift(self, paths: Sequence[str] = (), *, policies: Sequence[str] = (), window_days: int) -> DriftReport:
         """What `b2ckeys drift` reports, with B2C's own word on each key set's active key
-        (one extra GET per key set)."""
+        (one extra GET per key set; B2C's backups and b2ckeys' lease are not asked). The
+        answers go to `drift` as they are: it ties an answer with no kid to a listed key."""
         state, client, listed = self.load_and_list(paths, policies=policies, command="drift")
         now = int(time.time())
         live = self.read_live(client, state, now, listed=listed)
-        graph_active = {}
+        graph_active: dict[str, LiveKey | None] = {}
         for keyset in live.keysets:
-            if not is_backup(keyset.id):
+            if not is_internal(keyset.id):
                 try:
-                    found = client.get_active_key(keyset.id)
+                    graph_active[keyset.id] = client.get_active_key(keyset.id)
                 except GraphNotFound:  # deleted since the list: nothing to compare
                     continue
-                graph_active[keyset.id] = found.kid if found else None
         return drift(state, live, now, window_days, graph_active)
 
     def export(self, *, schema_ref: str) -> ExportResult:

@@ -17,7 +17,16 @@ def run(capsys, argv, environ):
 
 
 def writes(emu):
-    return [r for r in emu.requests() if r["method"] != "GET" and "/beta/" in r["path"]]
+    """The writes to Graph, but those of the tenant lease `apply` takes and gives back."""
+    return [r for r in emu.requests() if r["method"] != "GET" and "/beta/" in r["path"] and not is_lease_request(r)]
+
+
+def lease_writes(emu):
+    return [r for r in emu.requests() if r["method"] != "GET" and is_lease_request(r)]
+
+
+def is_lease_request(entry) -> bool:
+    return "B2CKeysLock" in entry["path"] or "B2CKeysLock" in entry.get("location", "")
 
 
 def graph_calls(emu):

@@ -1,7 +1,7 @@
 """Two applies at once: rounds of two `b2ckeys apply` processes started together against one
 emulated tenant, counting the keys added twice.
 
-    python bench/concurrent.py [--rounds 10] [--latency-ms 50] [--readings NAME,...]
+    python bench/two_applies.py [--rounds 10] [--latency-ms 50] [--readings NAME,...]
 
 Each round empties the tenant, then starts two applies of the same manifest (7 key sets,
 one generated key each) at the same moment, in three ways: with the tenant lease and
