@@ -23,6 +23,7 @@ COMMANDS = {
     "drift": "drift",
     "export": "export",
     "doctor": "doctor",
+    "probe": "probe",
     "emulator": "emulator",
     "demo": "demo",
 }
