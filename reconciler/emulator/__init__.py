@@ -13,9 +13,13 @@ from .faults import parse_fault_spec
 from .foreground import serve_forever
 from .keymodel import pick_active
 from .pipeline import Context, Pipeline, Request, Response
+from .readings import REGISTRY as READINGS
+from .readings import describe as describe_readings
+from .readings import load_readings_file, merge_readings
 from .server import DEFAULT_TENANT_DOMAIN, Emulator
 
 __all__ = ["Emulator", "serve_forever", "DEFAULT_FEDERATED_SUBJECT", "DEFAULT_ROLES",
            "DEFAULT_TENANT_DOMAIN", "READ_ROLE", "WRITE_ROLE", "Settings", "Context",
            "Pipeline", "Request", "Response", "pick_active", "parse_fault_spec",
-           "FAULT_SPEC_HELP"]
+           "FAULT_SPEC_HELP", "READINGS", "describe_readings", "load_readings_file",
+           "merge_readings"]

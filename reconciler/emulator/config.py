@@ -7,6 +7,11 @@ current values):
   "retry_after": true}``. Posting an object turns throttling on (unless it says
   ``"enabled": false``); ``null`` or ``false`` turns it off. Off by default.
 * ``latency``: ``{"fixed_ms": 0, "jitter_ms": 0, "seed": 0}``; ``null`` means none.
+
+``readings`` is a list of reading names (``readings.py``). Setting it replaces the active
+readings: every setting a reading drives goes back to its start value (the value given
+to the constructor, readings aside), then the new readings apply, then any other setting
+in the same update.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import math
 import threading
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
+
+from . import readings as _readings
 
 READ_ROLE = "TrustFrameworkKeySet.Read.All"
 WRITE_ROLE = "TrustFrameworkKeySet.ReadWrite.All"
@@ -49,18 +56,25 @@ class Settings:
     page_size: int = 2               # key sets per list page
     not_found_status: int = 400      # HTTP status of AADB2C90073 (400 or 404)
     conflict_status: int = 400       # HTTP status of AADB2C95028 (400 or 409)
+    no_active_key_status: int = 400  # HTTP status of getActiveKey's AADB2C90019 (400 or 404)
+    active_key_kid: bool = True      # getActiveKey's answer carries `kid`
+    list_keys: bool = True           # the list's items carry `keys`
+    default_dates: bool = False      # generateKey/uploadSecret fill a missing nbf/exp
+    read_lag: float = 0.0            # seconds before reads see a write
+    next_link: str = "absolute"      # @odata.nextLink: "absolute" URL or "relative" reference
+    double_prefix: bool = False      # create adds B2C_1A_ even to an id that has it
+    backup_on_delete: bool = True    # DELETE leaves a copy named '<id>.bak'
+    readings: tuple[str, ...] = ()   # the active readings (readings.py), canonical names
     roles: tuple[str, ...] = DEFAULT_ROLES   # `roles` claim of tokens issued from now on
-    backup_on_delete: bool = False   # DELETE leaves a copy named '<id>.bak'
     federated_subject: str = DEFAULT_FEDERATED_SUBJECT  # `sub` a federated assertion must carry
     throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
     latency: LatencySettings = field(default_factory=LatencySettings)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"page_size": self.page_size, "not_found_status": self.not_found_status,
-                "conflict_status": self.conflict_status, "roles": list(self.roles),
-                "backup_on_delete": self.backup_on_delete,
-                "federated_subject": self.federated_subject, "throttle": asdict(self.throttle),
-                "latency": asdict(self.latency)}
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out.update(readings=list(self.readings), roles=list(self.roles),
+                   throttle=asdict(self.throttle), latency=asdict(self.latency))
+        return out
 
 
 def _number(name: str, value: Any, *, low: float, integer: bool = False,
@@ -113,16 +127,26 @@ def _check(name: str, value: Any, current: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
             raise ValueError("page_size must be an integer from 1 to 1000")
         return value
-    if name in ("not_found_status", "conflict_status"):
-        allowed = (400, 404) if name == "not_found_status" else (400, 409)
+    if name in ("not_found_status", "conflict_status", "no_active_key_status"):
+        allowed = (400, 409) if name == "conflict_status" else (400, 404)
         if value not in allowed or isinstance(value, bool):
             raise ValueError(f"{name} must be one of {list(allowed)}")
+        return value
+    if name == "read_lag":
+        seconds = _number(name, value, low=0)
+        if seconds > _readings.MAX_READ_LAG:
+            raise ValueError(f"read_lag must be at most {_readings.MAX_READ_LAG:g} seconds")
+        return seconds
+    if name == "next_link":
+        if value not in ("absolute", "relative"):
+            raise ValueError("next_link must be 'absolute' or 'relative'")
         return value
     if name == "roles":
         if not isinstance(value, (list, tuple)) or not all(isinstance(r, str) for r in value):
             raise ValueError("roles must be a list of strings")
         return tuple(value)
-    if name == "backup_on_delete":
+    if name in ("backup_on_delete", "active_key_kid", "list_keys", "default_dates",
+                "double_prefix"):
         return _flag(name, value)
     if name == "federated_subject":
         if not isinstance(value, str) or not 0 < len(value) <= 600:
@@ -139,7 +163,8 @@ class Config:
     def __init__(self, **start: Any):
         self._current = Settings()
         self._lock = threading.Lock()
-        self._initial = self.update(start)
+        self._base = self.update({k: v for k, v in start.items() if k != "readings"})
+        self._initial = self.update({"readings": start.get("readings") or []})
 
     @property
     def current(self) -> Settings:
@@ -149,8 +174,16 @@ class Config:
         """Apply all of ``changes`` or none (ValueError names the bad one)."""
         names = {f.name for f in fields(Settings)}
         with self._lock:
-            checked = {}
+            checked: dict[str, Any] = {}
+            if "readings" in changes:
+                active, driven = _readings.canonical(changes["readings"])
+                base = getattr(self, "_base", Settings())   # not yet set while __init__ runs
+                checked = {name: getattr(base, name) for name in _readings.DRIVEN}
+                checked.update({name: _check(name, value, None) for name, value in driven.items()})
+                checked["readings"] = active
             for name, value in changes.items():
+                if name == "readings":
+                    continue
                 if name not in names:
                     raise ValueError(f"unknown setting {name!r}; known: {sorted(names)}")
                 checked[name] = _check(name, value, getattr(self._current, name))

@@ -19,15 +19,17 @@ def serve_forever(host: str = "127.0.0.1", port: int = 0, *, env_file: Optional[
                   latency: Optional[dict[str, Any]] = None,
                   faults: Iterable[Union[str, dict[str, Any]]] = (),
                   client_certificates: Sequence[str] = (),
-                  federated_subject: str = DEFAULT_FEDERATED_SUBJECT, out: TextIO = sys.stdout,
+                  federated_subject: str = DEFAULT_FEDERATED_SUBJECT,
+                  readings: Sequence[str] = (), out: TextIO = sys.stdout,
                   log_stream: Optional[TextIO] = sys.stderr,
                   stop_event: Optional[threading.Event] = None) -> int:
     """Start, write ``env_file`` (atomically) if given, print the same KEY=VALUE lines
     to ``out`` (then, as shell comments, how to try the other credential kinds), serve
     until SIGINT/SIGTERM (or ``stop_event``), stop cleanly, return 0.
-    ``throttle``, ``latency`` and ``faults`` are the start settings and fault rules, as
-    for ``Emulator``; a bad fault rule, or a ``client_certificates`` file without a
-    certificate, raises ValueError before anything starts."""
+    ``throttle``, ``latency``, ``faults`` and ``readings`` are the start settings, fault
+    rules and readings, as for ``Emulator``; a bad fault rule or reading, or a
+    ``client_certificates`` file without a certificate, raises ValueError before anything
+    starts."""
     stop = stop_event or threading.Event()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
@@ -37,11 +39,14 @@ def serve_forever(host: str = "127.0.0.1", port: int = 0, *, env_file: Optional[
         with Emulator(host, port, tenant_domain=tenant_domain, roles=tuple(roles),
                       page_size=page_size, throttle=throttle, latency=latency, faults=faults,
                       client_certificates=client_certificates,
-                      federated_subject=federated_subject, log_stream=log_stream) as emu:
+                      federated_subject=federated_subject, readings=readings,
+                      log_stream=log_stream) as emu:
             if env_file:
                 emu.write_env_file(env_file)
             out.writelines(f"{key}={value}\n" for key, value in emu.env.items())
             out.writelines(_other_kinds(emu))
+            if emu.config.current.readings:
+                out.write(f"# Readings: {' '.join(emu.config.current.readings)}\n")
             out.flush()
             while not stop.wait(0.2):
                 pass

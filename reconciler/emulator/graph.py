@@ -1,75 +1,31 @@
 """Microsoft Graph beta ``/trustFramework/keySets``: token and role checks, routing,
-handlers, OData error bodies. State lives in ``store``, B2C's key rules in ``keyrules``;
-this is the wire."""
+handlers. The path grammar is in ``routes``, the wire shapes in ``odata``, state in
+``store`` (reads there may lag: ``lag``), B2C's key rules in ``keyrules`` and ``jwkbody``;
+this is the wire. The behaviour that the settings (``config``, ``readings``) switch is
+marked where it is chosen."""
 
 from __future__ import annotations
 
 import base64
-import datetime as _dt
-import json
-import re
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
-from urllib.parse import unquote
 
 from .certs import from_certificate_body, from_pkcs12_body
 from .config import READ_ROLE, WRITE_ROLE, Config
-from .keymodel import Key, KeySet, StoreError
+from .jwkbody import parse_replacement
+from .keymodel import StoreError
+from .odata import GraphError, answer, json_body, key_json, keyset_json, odata_error
 from .pipeline import Context, Pipeline, Response
+from .routes import resolve
 from .store import KeySetStore
 from .sts import TokenRejected, TokenService
 
-ODATA_JSON = ("application/json;odata.metadata=minimal;odata.streaming=true;"
-              "IEEE754Compatible=false;charset=utf-8")
+__all__ = ["GraphApi", "GraphError", "odata_error"]
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 READ, WRITE = "read", "write"
-_KEY_SEGMENT = re.compile(r"^keySets\('(.*)'\)$", re.IGNORECASE)
-_ACTIONS = ("generatekey", "uploadsecret", "getactivekey", "uploadcertificate", "uploadpkcs12",
-            "keys_v2")
-_BAD_PAYLOAD = ("Unable to read JSON request payload. Please ensure Content-Type header is "
-                "set and payload is of valid JSON format.")
 _BAD_KEYSET = ("The 'keySet' field is invalid in request. "
                "Please check the request body and parameters.")
-
-
-class GraphError(Exception):
-    def __init__(self, status: int, code: str, message: str,
-                 headers: Optional[dict[str, str]] = None):
-        super().__init__(f"{status} {code}")
-        self.status, self.code, self.message = status, code, message
-        self.headers = headers or {}
-
-
-def odata_error(ctx: Context, err: GraphError) -> Response:
-    req = ctx.request
-    inner = {"date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
-             "request-id": req.request_id, "client-request-id": req.client_request_id,
-             "correlationId": req.request_id}
-    return Response.json(err.status, {"error": {"code": err.code, "message": err.message,
-                                                "innerError": inner}},
-                         content_type=ODATA_JSON, headers=err.headers)
-
-
-def key_json(key: Key, *, with_status: bool = False) -> dict[str, Any]:
-    """Public JWK view of a key: never k/d/p/q/dp/dq/qi; ``status`` only for keys_v2."""
-    out: dict[str, Any] = {"kid": key.kid, "use": key.use, "kty": key.kty}
-    if key.nbf is not None:
-        out["nbf"] = key.nbf
-    if key.exp is not None:
-        out["exp"] = key.exp
-    if key.kty == "RSA":
-        out["e"], out["n"] = key.e, key.n
-    if key.x5t:
-        out["x5t"] = key.x5t
-    if key.x5c:
-        out["x5c"] = list(key.x5c)
-    if with_status:
-        out["status"] = key.status
-    return out
-
-
-def _keyset_json(keyset: KeySet) -> dict[str, Any]:
-    return {"id": keyset.id, "keys": [key_json(k) for k in keyset.keys]}
+_TEXT = "text/plain; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -87,7 +43,9 @@ class GraphApi:
         self._routes: dict[str, dict[str, _Route]] = {
             "collection": {"GET": _Route(self.list_keysets, READ),
                            "POST": _Route(self.create_keyset, WRITE)},
+            "count": {"GET": _Route(self.count_keysets, READ)},
             "item": {"GET": _Route(self.get_keyset, READ),
+                     "PUT": _Route(self.put_keyset, WRITE),
                      "DELETE": _Route(self.delete_keyset, WRITE)},
             "generatekey": {"POST": _Route(self.generate_key, WRITE)},
             "uploadsecret": {"POST": _Route(self.upload_secret, WRITE)},
@@ -95,6 +53,7 @@ class GraphApi:
             "uploadcertificate": {"POST": _Route(self.upload_certificate, WRITE)},
             "uploadpkcs12": {"POST": _Route(self.upload_pkcs12, WRITE)},
             "keys_v2": {"GET": _Route(self.list_keys_v2, WRITE)},
+            "keys_v2_count": {"GET": _Route(self.count_keys_v2, WRITE)},
             "key_v2": {"GET": _Route(self.get_key_v2, WRITE),
                        "PATCH": _Route(self.patch_key_v2, WRITE)},
         }
@@ -122,32 +81,12 @@ class GraphApi:
     def _store_error(self, err: StoreError) -> GraphError:
         settings = self.config.current
         status = {"not_found": settings.not_found_status, "conflict": settings.conflict_status,
+                  "no_active_key": settings.no_active_key_status,   # reading getactivekey-404
                   "busy": 409}.get(err.kind, 400)
         return GraphError(status, err.code, err.message)
 
     def _route(self, method: str, path: str) -> tuple[_Route, tuple[str, ...]]:
-        segs = [unquote(s) for s in path.rstrip("/").split("/")[1:]]
-        if not segs or segs[0].lower() not in ("beta", "v1.0"):
-            raise GraphError(404, "NotFound", "The requested resource was not found.")
-        rest = segs[1:]
-        if len(rest) >= 2 and (m := _KEY_SEGMENT.match(rest[1])):
-            rest[1:2] = ["keySets", m.group(1)]
-        for i, fixed in enumerate(("trustFramework", "keySets")):
-            if len(rest) <= i or rest[i].lower() != fixed.lower() or segs[0].lower() != "beta":
-                bad = rest[i] if len(rest) > i else segs[0]
-                raise GraphError(400, "BadRequest", f"Resource not found for the segment '{bad}'.")
-        tail = rest[2:]
-        if not tail:
-            shape, args = "collection", ()
-        elif len(tail) == 1:
-            shape, args = "item", (tail[0],)
-        elif len(tail) == 2 and tail[1].lower() in _ACTIONS:
-            shape, args = tail[1].lower(), (tail[0],)
-        elif len(tail) == 3 and tail[1].lower() == "keys_v2":
-            shape, args = "key_v2", (tail[0], tail[2])
-        else:
-            raise GraphError(400, "BadRequest",
-                             f"Resource not found for the segment '{tail[-1]}'.")
+        shape, args = resolve(path)
         route = self._routes[shape].get(method)
         if route is None:
             raise GraphError(405, "Request_BadRequest",
@@ -163,36 +102,27 @@ class GraphApi:
             raise GraphError(403, "Authorization_RequestDenied",
                              "Insufficient privileges to complete the operation.")
 
-    @staticmethod
-    def _json_body(ctx: Context) -> dict[str, Any]:
-        ctype = ctx.request.header("Content-Type").split(";")[0].strip().lower()
-        if ctype != "application/json":
-            raise GraphError(400, "BadRequest", _BAD_PAYLOAD)
-        try:
-            body = json.loads(ctx.request.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise GraphError(400, "BadRequest", _BAD_PAYLOAD) from None
-        if not isinstance(body, dict):
-            raise GraphError(400, "BadRequest", _BAD_PAYLOAD)
-        return body
-
-    def _answer(self, status: int, payload: Any, headers: Optional[dict[str, str]] = None):
-        return Response.json(status, payload, content_type=ODATA_JSON, headers=headers)
-
-    # -- key sets ----------------------------------------------------------------------
+    # -- key sets (reads are lagged: reading read-lag) ----------------------------------
     def list_keysets(self, ctx: Context) -> Response:
+        settings = self.config.current
         token = (ctx.request.query.get("$skiptoken") or [""])[0]
         after = _decode_skiptoken(token) if token else 0
-        page, next_after = self.store.page(after, self.config.current.page_size)
+        page, next_after = self.store.page(after, settings.page_size, lagged=True)
         body: dict[str, Any] = {"@odata.context": self.meta + "trustFramework/keySets",
-                                "value": [_keyset_json(s) for s in page]}
+                                "value": [keyset_json(s, with_keys=settings.list_keys)
+                                          for s in page]}      # reading list-without-keys
         if next_after is not None:
-            body["@odata.nextLink"] = (f"{self.base_url}/beta/trustFramework/keySets"
-                                       f"?$skiptoken={_encode_skiptoken(next_after)}")
-        return self._answer(200, body)
+            query = f"?$skiptoken={_encode_skiptoken(next_after)}"
+            body["@odata.nextLink"] = (       # reading relative-next-link
+                "keySets" + query if settings.next_link == "relative"
+                else f"{self.base_url}/beta/trustFramework/keySets" + query)
+        return answer(200, body)
+
+    def count_keysets(self, ctx: Context) -> Response:
+        return Response(200, str(self.store.count(lagged=True)).encode(), {"Content-Type": _TEXT})
 
     def create_keyset(self, ctx: Context) -> Response:
-        body = self._json_body(ctx)
+        body = json_body(ctx)
         if "@odata.type" in body or body.get("keys") not in (None, []):
             raise GraphError(400, "AADB2C", _BAD_KEYSET)
         name = body.get("id")
@@ -201,16 +131,26 @@ class GraphApi:
                              "The trustframework keyset parameter 'id' is missing")
         if not isinstance(name, str):
             raise GraphError(400, "AADB2C", _BAD_KEYSET)
-        created = self.store.create(name)
+        created = self.store.create(name, double_prefix=self.config.current.double_prefix)
         ctx.committed = True
-        return self._answer(201, {"@odata.context": self.meta + "trustFramework/keySets/$entity",
-                                  **_keyset_json(created)},
-                            {"Location": f"/trustFramework/keySets('{created.id}')"})
+        return answer(201, {"@odata.context": self.meta + "trustFramework/keySets/$entity",
+                            **keyset_json(created)},
+                      {"Location": f"/trustFramework/keySets('{created.id}')"})
 
     def get_keyset(self, ctx: Context, keyset_id: str) -> Response:
-        found = self.store.get(keyset_id)
-        return self._answer(200, {"@odata.context": self.meta + "trustFramework/keySets/$entity",
-                                  **_keyset_json(found)})
+        found = self.store.get(keyset_id, lagged=True)
+        return answer(200, {"@odata.context": self.meta + "trustFramework/keySets/$entity",
+                            **keyset_json(found)})
+
+    def put_keyset(self, ctx: Context, keyset_id: str) -> Response:
+        """Replace all keys (trustframeworkkeyset-update); see ``jwkbody``."""
+        body = json_body(ctx)
+        target = self.store.get(keyset_id)
+        keys = parse_replacement(body, target.id, self.store.tenant_domain)
+        replaced = self.store.replace_keys(keyset_id, keys)
+        ctx.committed = True
+        return answer(200, {"@odata.context": self.meta + "trustFramework/keySets/$entity",
+                            **keyset_json(replaced)})
 
     def delete_keyset(self, ctx: Context, keyset_id: str) -> Response:
         self.store.delete(keyset_id, backup=self.config.current.backup_on_delete)
@@ -219,26 +159,30 @@ class GraphApi:
 
     # -- keys --------------------------------------------------------------------------
     def generate_key(self, ctx: Context, keyset_id: str) -> Response:
-        key = self.store.generate_key(keyset_id, self._json_body(ctx))
+        key = self.store.generate_key(keyset_id, json_body(ctx),
+                                      default_dates=self.config.current.default_dates)
         ctx.committed = True
-        return self._answer(200, {"@odata.context": self.meta + "microsoft.graph.trustFrameworkKey",
-                                  **key_json(key)})
+        return answer(200, {"@odata.context": self.meta + "microsoft.graph.trustFrameworkKey",
+                            **key_json(key)})
 
     def upload_secret(self, ctx: Context, keyset_id: str) -> Response:
-        key = self.store.upload_secret(keyset_id, self._json_body(ctx))
+        key = self.store.upload_secret(keyset_id, json_body(ctx),
+                                       default_dates=self.config.current.default_dates)
         ctx.committed = True
-        # The documented response: kty "OCT", nbf/exp as strings.
+        # The documented answer's fields, kty "OCT" as in its example; nbf/exp integers.
         out: dict[str, Any] = {"kid": key.kid, "use": key.use, "kty": "OCT"}
         if key.nbf is not None:
-            out["nbf"] = str(key.nbf)
+            out["nbf"] = key.nbf
         if key.exp is not None:
-            out["exp"] = str(key.exp)
-        return self._answer(200, out)
+            out["exp"] = key.exp
+        return answer(200, out)
 
     def get_active_key(self, ctx: Context, keyset_id: str) -> Response:
-        key = self.store.active_key(keyset_id)
-        return self._answer(200, {"@odata.context": self.meta + "microsoft.graph.trustFrameworkKey",
-                                  **key_json(key)})
+        out = key_json(self.store.active_key(keyset_id, lagged=True))
+        if not self.config.current.active_key_kid:     # reading getactivekey-no-kid
+            del out["kid"]
+        return answer(200, {"@odata.context": self.meta + "microsoft.graph.trustFrameworkKey",
+                            **out})
 
     def upload_certificate(self, ctx: Context, keyset_id: str) -> Response:
         return self._uploaded(ctx, keyset_id, from_certificate_body)
@@ -249,26 +193,31 @@ class GraphApi:
     def _uploaded(self, ctx: Context, keyset_id: str, parse: Callable[..., Any]) -> Response:
         """The documented answer's fields only (kid, use, kty, nbf, exp): x5t is read back
         with the key set, so a client that needs it here is caught (ASSUMPTIONS.md)."""
-        body = self._json_body(ctx)
+        body = json_body(ctx)
         self.store.get(keyset_id)  # a missing key set is "not found" before the body's checks
         key = self.store.upload_certificate(keyset_id, parse(body, self.store.clock()))
         ctx.committed = True
-        return self._answer(200, {"kid": key.kid, "use": key.use, "kty": key.kty, "nbf": key.nbf, "exp": key.exp})
+        return answer(200, {"kid": key.kid, "use": key.use, "kty": key.kty, "nbf": key.nbf,
+                            "exp": key.exp})
 
     def list_keys_v2(self, ctx: Context, keyset_id: str) -> Response:
-        keys = self.store.get(keyset_id).keys
-        return self._answer(200, {
+        keys = self.store.get(keyset_id, lagged=True).keys
+        return answer(200, {
             "@odata.context": self.meta + f"trustFramework/keySets('{keyset_id}')/keys_v2",
             "value": [key_json(k, with_status=True) for k in keys]})
 
+    def count_keys_v2(self, ctx: Context, keyset_id: str) -> Response:
+        keys = self.store.get(keyset_id, lagged=True).keys
+        return Response(200, str(len(keys)).encode(), {"Content-Type": _TEXT})
+
     def get_key_v2(self, ctx: Context, keyset_id: str, kid: str) -> Response:
-        key = self.store.find_key(keyset_id, kid)
-        return self._answer(200, {
+        key = self.store.find_key(keyset_id, kid, lagged=True)
+        return answer(200, {
             "@odata.context": self.meta + "trustFramework/keySets/keys_v2/$entity",
             **key_json(key, with_status=True)})
 
     def patch_key_v2(self, ctx: Context, keyset_id: str, kid: str) -> Response:
-        body = self._json_body(ctx)
+        body = json_body(ctx)
         if set(body) != {"status"}:
             raise GraphError(400, "AADB2C", "Only Status Property is allowed to update")
         self.store.set_status(keyset_id, kid, body["status"])

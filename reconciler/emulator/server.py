@@ -42,7 +42,9 @@ class Emulator(CredentialHelpers):
     strings or dicts, ``faults.py``). ``client_certificates``: PEM files whose certificates
     are registered on the app (client assertions signed with their keys are accepted);
     ``federated_subject``: the subject of the app's federated identity credential (see
-    ``identity.py`` and ``assertions.py``). ``reset`` comes back to all of them.
+    ``identity.py`` and ``assertions.py``). ``readings``: the start readings, names from
+    ``readings.py`` (e.g. ``["not-found-404", "read-lag=3"]``). ``reset`` comes back to
+    all of them.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
@@ -53,11 +55,12 @@ class Emulator(CredentialHelpers):
                  faults: Iterable[Union[str, dict[str, Any]]] = (),
                  client_certificates: Sequence[str] = (),
                  federated_subject: str = DEFAULT_FEDERATED_SUBJECT,
+                 readings: Sequence[str] = (),
                  workdir: Optional[str] = None, log_stream: Optional[TextIO] = None):
         self.host, self.port, self.tenant_domain = host, port, tenant_domain
         self.workdir, self.log_stream = workdir, log_stream
         self.config = Config(page_size=page_size, roles=list(roles),
-                             federated_subject=federated_subject,
+                             federated_subject=federated_subject, readings=list(readings),
                              **({"throttle": throttle} if throttle is not None else {}),
                              **({"latency": latency} if latency is not None else {}))
         self.certificates = Certificates(read_certificate_files(client_certificates))
@@ -65,7 +68,7 @@ class Emulator(CredentialHelpers):
         self.network = Network(self.config, self.faults, self._error)
         self.pipeline = Pipeline((self.network.before,), (self.network.after_auth,),
                                  (self.network.after_commit,))
-        self.store = KeySetStore(tenant_domain)
+        self.store = KeySetStore(tenant_domain, lag=lambda: self.config.current.read_lag)
         self.url = self.tenant_id = self.client_id = self.client_secret = self.ca_path = ""
         self._server: Optional[TlsServer] = None
         self._thread: Optional[threading.Thread] = None

@@ -1,6 +1,7 @@
 """In-memory key-set state of one B2C tenant: the key sets, their order, per-set write
-locks, and the operations on them (create, delete, add key, status, active key, seed,
-dump). Thread-safe, no HTTP. What a key is lives in ``keymodel``, B2C's request rules in
+locks, and the operations on them (create, delete, replace keys, add key, status, active
+key, seed, dump). Thread-safe, no HTTP. Reads called with ``lagged=True`` see the tenant
+as it was ``lag()`` seconds ago (``lag.py``); writes always see the true state. What a key is lives in ``keymodel``, B2C's request rules in
 ``keyrules``, key material in ``keymaking``.
 
 Secret material is never kept: an uploaded ``k`` or a generated private key is
@@ -20,6 +21,7 @@ import time
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from .keymaking import generate, seed_key
+from .lag import History, snapshot
 
 # Key, StoreError and pick_active are also imported from here by tests
 # (tests/test_emulator.py, tests/test_bench_smoke.py).
@@ -27,13 +29,19 @@ from .keymodel import Key, KeySet, StoreError, dump_key, pick_active
 from .keyrules import ID_RE, PREFIX, check_key, int64, invalid, parse_kty, parse_use
 
 
+# A missing nbf/exp filled in under the reading default-dates: now, and now + 2 years.
+DEFAULT_LIFETIME = 730 * 86400
+
+
 class KeySetStore:
-    def __init__(self, tenant_domain: str, clock: Callable[[], float] = time.time):
+    def __init__(self, tenant_domain: str, clock: Callable[[], float] = time.time,
+                 lag: Callable[[], float] = lambda: 0.0):
         self.tenant_domain = tenant_domain
         self.clock = clock
         self._lock = threading.RLock()
         self._sets: dict[str, KeySet] = {}      # lower-case id -> KeySet
         self._seq = 0
+        self.history = History(lag, lambda: self.clock())
 
     # -- structure ---------------------------------------------------------------------
     def _next_seq(self) -> int:
@@ -43,47 +51,73 @@ class KeySetStore:
     def reset(self) -> None:
         with self._lock:
             self._sets.clear()
+            self.history.clear()
+
+    @contextlib.contextmanager
+    def _recorded(self, *keys: str) -> Iterator[None]:
+        """Note a write to these key sets (lower-case ids) for lagged reads. Under _lock."""
+        if not self.history.on:
+            self.history.clear()
+            yield
+            return
+        before = {key: snapshot(self._sets.get(key)) for key in keys}
+        yield
+        for key in keys:
+            self.history.record(key, before[key], snapshot(self._sets.get(key)))
+
+    def _seen(self, lagged: bool) -> dict[str, KeySet]:
+        return self.history.visible(self._sets) if lagged else self._sets
 
     def _not_found(self, keyset_id: str) -> StoreError:
         return StoreError("not_found", "AADB2C90073",
                           f"KeyContainer with 'id': '{keyset_id}' cannot be found in the "
                           f"directory '{self.tenant_domain}'.")
 
-    def get(self, keyset_id: str) -> KeySet:
+    def get(self, keyset_id: str, *, lagged: bool = False) -> KeySet:
         """A snapshot copy (its key list does not change under the caller)."""
         with self._lock:
-            found = self._sets.get(keyset_id.lower())
+            found = self._seen(lagged).get(keyset_id.lower())
             if found is None:
                 raise self._not_found(keyset_id)
             return KeySet(found.id, found.seq, list(found.keys))
 
-    def page(self, after_seq: int, limit: int) -> tuple[list[KeySet], Optional[int]]:
+    def count(self, *, lagged: bool = False) -> int:
+        with self._lock:
+            return len(self._seen(lagged))
+
+    def page(self, after_seq: int, limit: int, *,
+             lagged: bool = False) -> tuple[list[KeySet], Optional[int]]:
         """Key sets created after ``after_seq``, oldest first; and the seq to continue
         after, or None on the last page."""
         with self._lock:
             # _sets is in seq order: every key set is inserted with a new, higher seq and
             # never moved (create, seed, and the .bak of a delete all add at the end). So
-            # a page is a slice found by bisection, not a sort of the whole tenant.
-            ordered = list(self._sets.values())
+            # a page is a slice found by bisection, not a sort of the whole tenant. A
+            # lagged view mixes in older versions, and is sorted.
+            seen = self._seen(lagged)
+            ordered = (list(seen.values()) if seen is self._sets
+                       else sorted(seen.values(), key=lambda s: s.seq))
             start = bisect.bisect_right(ordered, after_seq, key=lambda s: s.seq)
             rest = ordered[start:start + limit + 1]
             chosen = [KeySet(s.id, s.seq, list(s.keys)) for s in rest[:limit]]
             return chosen, (chosen[-1].seq if len(rest) > limit else None)
 
-    def create(self, name: str) -> KeySet:
-        """Create ``B2C_1A_<name>`` (the prefix is always added, even to a name that
-        already has it)."""
-        if not ID_RE.match(name):
+    def create(self, name: str, *, double_prefix: bool = False) -> KeySet:
+        """Create ``B2C_1A_<name>``; a name that starts with the prefix (any case) is kept
+        as it is, unless ``double_prefix`` (the reading prefix-doubled)."""
+        kept = name.lower().startswith(PREFIX.lower()) and not double_prefix
+        if not ID_RE.match(name) or (kept and len(name) == len(PREFIX)):
             raise invalid("AADB2C", "The 'keySet' field is invalid in request. "
                                     "Please check the request body and parameters.")
-        new_id = PREFIX + name
+        new_id = name if kept else PREFIX + name
         with self._lock:
             if new_id.lower() in self._sets:
                 raise StoreError("conflict", "AADB2C95028",
                                  f"Can't create trustframework key set with name '{new_id}' "
                                  "because it already exists.")
-            created = KeySet(new_id, self._next_seq())
-            self._sets[new_id.lower()] = created
+            with self._recorded(new_id.lower()):
+                created = KeySet(new_id, self._next_seq())
+                self._sets[new_id.lower()] = created
             return KeySet(created.id, created.seq, [])
 
     @contextlib.contextmanager
@@ -105,30 +139,53 @@ class KeySetStore:
             target.lock.release()
 
     def delete(self, keyset_id: str, *, backup: bool = False) -> None:
+        """Delete a key set; with ``backup`` leave a copy ``<id>.bak`` (replacing an older
+        one), except for a key set that is itself a backup."""
         with self.writing(keyset_id) as target, self._lock:
-            target.deleted = True
-            del self._sets[target.id.lower()]
-            if backup:
-                bak = KeySet(target.id + ".bak", self._next_seq(), list(target.keys))
-                self._sets.pop(bak.id.lower(), None)
-                self._sets[bak.id.lower()] = bak
+            bak_id = target.id + ".bak"
+            backup = backup and not target.id.lower().endswith(".bak")
+            with self._recorded(target.id.lower(), *((bak_id.lower(),) if backup else ())):
+                target.deleted = True
+                del self._sets[target.id.lower()]
+                if backup:
+                    bak = KeySet(bak_id, self._next_seq(), list(target.keys))
+                    self._sets.pop(bak.id.lower(), None)
+                    self._sets[bak.id.lower()] = bak
+
+    def replace_keys(self, keyset_id: str, keys: list[Key]) -> KeySet:
+        """PUT: the key set's keys become ``keys`` (checked by ``jwkbody``)."""
+        with self.writing(keyset_id) as target, self._lock, self._recorded(target.id.lower()):
+            for key in keys:
+                key.seq = self._next_seq()
+            target.keys = list(keys)
+            return KeySet(target.id, target.seq, list(target.keys))
 
     # -- keys --------------------------------------------------------------------------
     def _append(self, target: KeySet, key: Key) -> Key:
-        with self._lock:
+        with self._lock, self._recorded(target.id.lower()):
             key.seq = self._next_seq()
             target.keys.append(key)
         return key
 
-    def generate_key(self, keyset_id: str, body: dict[str, Any]) -> Key:
+    def _dates(self, body: dict[str, Any], defaults: bool) -> tuple[Optional[int], Optional[int]]:
+        nbf, exp = int64(body, "nbf"), int64(body, "exp")
+        if defaults:
+            now = int(self.clock())
+            nbf = now if nbf is None else nbf
+            exp = now + DEFAULT_LIFETIME if exp is None else exp
+        return nbf, exp
+
+    def generate_key(self, keyset_id: str, body: dict[str, Any], *,
+                     default_dates: bool = False) -> Key:
         use = parse_use(body)
         kty = parse_kty(body)
-        nbf, exp = int64(body, "nbf"), int64(body, "exp")
+        nbf, exp = self._dates(body, default_dates)
         with self.writing(keyset_id) as target:
             check_key(self.tenant_domain, target, kty, use, nbf, exp)
             return self._append(target, generate(kty, use, nbf, exp))
 
-    def upload_secret(self, keyset_id: str, body: dict[str, Any]) -> Key:
+    def upload_secret(self, keyset_id: str, body: dict[str, Any], *,
+                      default_dates: bool = False) -> Key:
         use = parse_use(body)
         k = body.get("k")
         if k is None or k == "":
@@ -136,7 +193,7 @@ class KeySetStore:
         if not isinstance(k, str):
             raise invalid("BadRequest", "Cannot convert the value of the property 'k' to the "
                                         "expected type 'Edm.String'.")
-        nbf, exp = int64(body, "nbf"), int64(body, "exp")
+        nbf, exp = self._dates(body, default_dates)
         digest = hashlib.sha256(k.encode("utf-8")).hexdigest()
         with self.writing(keyset_id) as target:
             check_key(self.tenant_domain, target, "oct", use, nbf, exp)
@@ -150,8 +207,8 @@ class KeySetStore:
             return self._append(target, Key(secrets.token_urlsafe(32), "RSA", "sig", up.nbf, up.exp, 0,
                                             up.secret_sha256, n=up.n, e=up.e, x5t=up.x5t, x5c=up.x5c))
 
-    def find_key(self, keyset_id: str, kid: str) -> Key:
-        for key in self.get(keyset_id).keys:
+    def find_key(self, keyset_id: str, kid: str, *, lagged: bool = False) -> Key:
+        for key in self.get(keyset_id, lagged=lagged).keys:
             if key.kid == kid:
                 return key
         raise StoreError("not_found", "AADB2C90073", f"Key with 'kid': '{kid}' cannot be found "
@@ -160,13 +217,13 @@ class KeySetStore:
     def set_status(self, keyset_id: str, kid: str, status: str) -> None:
         if status not in ("enabled", "disabled"):
             raise invalid("BadRequest", "The status must be 'enabled' or 'disabled'.")
-        with self.writing(keyset_id):
+        with self.writing(keyset_id) as target:
             key = self.find_key(keyset_id, kid)
-            with self._lock:
+            with self._lock, self._recorded(target.id.lower()):
                 key.status = status
 
-    def active_key(self, keyset_id: str) -> Key:
-        current = self.get(keyset_id)
+    def active_key(self, keyset_id: str, *, lagged: bool = False) -> Key:
+        current = self.get(keyset_id, lagged=lagged)
         key = pick_active(current.keys, self.clock())
         if key is None:
             raise StoreError("no_active_key", "AADB2C90019",
@@ -211,6 +268,7 @@ class KeySetStore:
             if clash is not None:
                 raise StoreError("conflict", "AADB2C95028", f"seed: '{clash}' already exists")
             for keyset_id, keys in prepared:
+                self.history.forget(keyset_id.lower())   # seeded "long ago": seen at once
                 created = KeySet(keyset_id, self._next_seq())
                 for key in keys:
                     key.seq = self._next_seq()
