@@ -28,7 +28,7 @@ from .probing import Conversation, ProbeStopped, keyset_path
 
 NAME = "B2CKeysProbe"
 YEAR = 365 * 24 * 3600
-MAX_BACKUPS = 3                 # a .bak of a .bak of ...: looked for (and deleted) this deep at most
+MAX_BACKUPS = 3                 # a .bak of a .bak of ...: deleted this deep at most
 
 
 def new_secret() -> str:
@@ -107,10 +107,10 @@ class Probe:
         active = self.graph.ask("GET", keyset_path(self.keyset) + "/getActiveKey")
         self._note(read.active_kid(active, key.get("kid")))
         self._list()
-        kept = self._remove(self.keyset)
-        if kept is None:
+        removed = self._remove(self.keyset)
+        if removed is None:
             raise ProbeStopped(f"{self.keyset} could not be deleted")
-        self._note(read.backup(kept, self.keyset))
+        self._note(read.backup(self.keyset, *removed))
 
     def _note(self, finding) -> None:
         self.found[finding.question] = finding
@@ -128,6 +128,7 @@ class Probe:
         answer = self.graph.ask("POST", "/trustFramework/keySets", {"id": self.requested})
         since = self.clock()
         if not answer.ok:
+            self.pending = []  # refused: nothing was made
             raise ProbeStopped(f"the create answered {answer.shown()}")
         answered = str(answer.body.get("id") or _location_id(answer.location) or "")
         if answered:
@@ -178,47 +179,49 @@ class Probe:
 
     # -- deleting what was made -------------------------------------------------------------
 
-    def _remove(self, keyset_id: str) -> list[str] | None:
-        """Deletes `keyset_id`, then the backups the tenant keeps of it (and of those): the
-        backups seen, or None when the key set could not be deleted (or was not there)."""
+    def _remove(self, keyset_id: str) -> tuple[bool, list[str]] | None:
+        """Deletes `keyset_id`, then the backup the tenant keeps of it, and a backup of that
+        backup, ...: (whether GET showed the .bak, the backups deleted), or None when the key
+        set could not be deleted (or was not there). A backup is deleted even when GET did not
+        show it (yet): the DELETE finds it if it is there."""
         since = self._delete(keyset_id)
         if since is None:
             return None
-        kept: list[str] = []
-        current = keyset_id
-        while self.backups is not False and len(kept) < MAX_BACKUPS:
-            bak = current + ".bak"
+        seen = False
+        if self.backups is not False:
+            bak = keyset_id + ".bak"
             self._doing(f"looking for {bak}")
-            seen = self.graph.until(f"DELETE, then GET {'.bak' * (len(kept) + 1)}", since,
-                                    lambda: self.graph.get_keyset(bak), bound=self.graph.settle_bound(),
-                                    record_miss=False)
-            if seen is None:
+            seen = self.graph.until("DELETE, then GET .bak", since, lambda: self.graph.get_keyset(bak),
+                                    bound=self.graph.settle_bound(), record_miss=False) is not None
+        backups: list[str] = []
+        current = keyset_id
+        while (self.backups is not False or seen) and len(backups) < MAX_BACKUPS:
+            if self._delete(current + ".bak", blind=True) is None:
                 break
-            kept.append(bak)
-            since = self._delete(bak)
-            if since is None:
-                break
-            current = bak
+            current += ".bak"
+            backups.append(current)
         else:
-            if self.backups is not False and self.graph.get_keyset(current + ".bak") is not None:
-                self.left.append(f"{current}.bak (a backup of a backup {MAX_BACKUPS} deep: the probe stops there)")
+            if backups:
+                self.left.append(f"{current}.bak, perhaps (backups of backups {MAX_BACKUPS} deep: the probe "
+                                 "stops there)")
         if self.backups is None:
-            self.backups = bool(kept)
-        return kept
+            self.backups = seen or bool(backups)
+        return seen, backups
 
-    def _delete(self, keyset_id: str) -> float | None:
-        """DELETE: the monotonic time it was answered, or None (not there, or left: `self.left`)."""
-        self._doing(f"deleting {keyset_id}")
+    def _delete(self, keyset_id: str, *, blind: bool = False) -> float | None:
+        """DELETE: the monotonic time it was answered, or None: not there, or left (`self.left`).
+        `blind`: it may not exist, and any refusal means it was not deleted, nothing more."""
+        self._doing(f"deleting {keyset_id}{', if there is one' if blind else ''}")
         self.pending = [k for k in self.pending if k.lower() != keyset_id.lower()]
         try:
             answer = self.graph.ask("DELETE", keyset_path(keyset_id))
         except ReconcilerError as e:
-            self.left.append(f"{keyset_id} ({e})")
+            self.left.append(f"{keyset_id}{', if it exists' if blind else ''} ({e})")
             return None
         if answer.ok:
             self.deleted.append(keyset_id)
             return self.clock()
-        if answer.status != 404 and answer.code not in NOT_FOUND_CODES:
+        if not blind and answer.status != 404 and answer.code not in NOT_FOUND_CODES:
             self.left.append(f"{keyset_id} (DELETE answered {answer.shown()})")
         return None
 

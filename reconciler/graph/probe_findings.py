@@ -111,11 +111,16 @@ def _sets(count: int) -> str:
     return f"{count} key set{'' if count == 1 else 's'}"
 
 
-def backup(kept: list[str], keyset: str) -> Finding:
-    facts = dict(backups=tuple(kept), backup_of_backup=len(kept) > 1)
-    if kept:
-        more = f", and deleting it left {', '.join(kept[1:])}" if len(kept) > 1 else ""
-        return finding(q.BACKUP, True, f"DELETE left {kept[0]}{more}", **facts)
+def backup(keyset: str, seen: bool, deleted: list[str]) -> Finding:
+    """`seen`: GET showed `<keyset>.bak` after the DELETE; `deleted`: the backups a DELETE
+    then removed (a .bak, and a .bak of it, ...)."""
+    facts = dict(seen_by_get=seen, deleted=tuple(deleted), backup_of_backup=len(deleted) > 1)
+    more = f"; deleting it left {', '.join(deleted[1:])}" if len(deleted) > 1 else ""
+    if seen:
+        return finding(q.BACKUP, True, f"DELETE left {keyset}.bak{more}", **facts)
+    if deleted:
+        return finding(q.BACKUP, False, f"GET did not show {keyset}.bak after the DELETE, yet deleting it "
+                       "succeeded", **facts)
     return finding(q.BACKUP, True, f"DELETE left no {keyset}.bak", "delete-without-bak", **facts)
 
 
