@@ -189,3 +189,10 @@ def test_a_lag_is_whole_seconds_rounded_up_and_only_past_half_a_second():
     assert read_lag([Lag("create", 1.8, 2.05, 8)]).reading == "read-lag=2"
     timed_out = read_lag([Lag("create", 60.0, 60.0, 40, timed_out=True)])
     assert not timed_out.determined and "create: not seen within 60 s" in timed_out.observed
+
+
+def test_the_page_size_it_takes_for_the_default_is_the_emulators():
+    from reconciler.emulator.config import Settings
+    from reconciler.graph.probe_findings import EMULATOR_PAGE_SIZE
+
+    assert Settings().page_size == EMULATOR_PAGE_SIZE
