@@ -105,9 +105,9 @@ def test_plan_never_deletes_a_key_set_a_policy_references(emu, policies, manifes
     assert "warning: policy references key set B2C_1A_RestApiPassword" in err  # a warning here, an error in validate
     code, out, err = run(capsys, ["apply", "--auto-approve", str(manifest), "--policies", str(policies)], env)
     assert code == 0, err
-    assert sorted(ks["id"] for ks in emu.state()["keySets"]) == [
+    assert sorted(ks["id"] for ks in emu.state()["keySets"]) == [   # B2C leaves a .bak of a deleted set
         "B2C_1A_FacebookSecret", "B2C_1A_RestApiUsername", "B2C_1A_TokenEncryptionKeyContainer",
-        "B2C_1A_TokenSigningKeyContainer"]
+        "B2C_1A_TokenSigningKeyContainer", "B2C_1A_Unused.bak"]
 
     # a saved plan remembers its policy folders
     graph("POST", "", {"id": "Unused"})

@@ -8,9 +8,9 @@ import json
 import sys
 
 import pytest
+import requests
 
 from helpers.cli import graph_calls, run, writes
-from reconciler.emulator.readings import load_readings_file
 
 SWITCHES = ["prefix-doubled", "conflict-409", "not-found-404", "getactivekey-404", "getactivekey-no-kid",
             "default-dates", "list-without-keys", "delete-without-bak"]
@@ -19,6 +19,7 @@ OTHERS = [{"id": f"B2C_1A_Other{n}", "keys": []} for n in range(3)]  # enough fo
 
 
 def probe(capsys, env, tmp_path, *extra):
+    tmp_path.mkdir(exist_ok=True)
     out_file = tmp_path / "readings.json"
     code, out, err = run(capsys, ["probe", "--auto-approve", "--out", str(out_file), *extra], env)
     return code, out, err, json.loads(out_file.read_text())
@@ -163,7 +164,7 @@ def test_it_needs_the_write_permission(emu, env, capsys):
     assert graph_calls(emu) == []
 
 
-def test_the_out_file_makes_the_emulator_follow_the_probed_tenant(emu, env, capsys, tmp_path):
+def test_the_out_file_makes_the_emulator_follow_the_probed_tenant(emu, env, capsys, tmp_path, emulator_process):
     emu.seed(OTHERS)
     probed = ["conflict-409", "not-found-404", "relative-next-link", "page-size=3"]
     emu.config.update({"readings": probed})
@@ -172,10 +173,12 @@ def test_the_out_file_makes_the_emulator_follow_the_probed_tenant(emu, env, caps
     assert sorted(data["readings"]) == sorted(probed)
     assert "b2ckeys emulator --readings-from" in out
 
-    emu.reset()  # a fresh emulator, told to follow the file
-    emu.seed(OTHERS)
-    emu.config.update({"readings": load_readings_file(str(tmp_path / "readings.json"))})
-    code, out, err, again = probe(capsys, env, tmp_path)
+    # b2ckeys emulator --readings-from FILE, as its own process: probed again, it answers the same
+    started = emulator_process("--readings-from", str(tmp_path / "readings.json"))
+    requests.post(started["B2CKEYS_GRAPH_URL"] + "/_emulator/seed", json={"keySets": OTHERS},
+                  verify=started["B2CKEYS_CA_BUNDLE"]).raise_for_status()
+    there = {k: v for k, v in env.items() if not k.startswith(("AZURE_", "B2CKEYS_"))} | started
+    code, out, err, again = probe(capsys, there, tmp_path / "again")
     assert code == 0, err
     assert again["readings"] == data["readings"]
 

@@ -132,7 +132,6 @@ def write(tmp_path, text, name="m.yaml"):
 
 
 def test_too_much_change_needs_allow_destroy(emu, env, capsys, tmp_path):
-    emu.config.update({"backup_on_delete": True})
     graph = Graph(emu)
     for i in range(10):
         graph("POST", "", {"id": f"K{i}"})
@@ -189,7 +188,7 @@ def test_saved_plan_with_deletes_and_disables(emu, env, capsys, tmp_path):
                                                                   ("delete_keyset", "not_declared")]
     code, out, err = run(capsys, ["apply", "--auto-approve", str(saved)], env)
     assert code == 0, err
-    assert [ks["id"] for ks in emu.state()["keySets"]] == ["B2C_1A_Sign"]
+    assert [ks["id"] for ks in emu.state()["keySets"]] == ["B2C_1A_Sign", "B2C_1A_Old.bak"]  # B2C's backup
     assert [k["status"] for k in emu.state()["keySets"][0]["keys"]] == ["enabled", "disabled"]
 
 

@@ -4,10 +4,25 @@
 from __future__ import annotations
 
 from ..core.errors import ConfigError
-from ..emulator import serve_forever
+from ..emulator import describe_readings, load_readings_file, merge_readings, serve_forever
+
+
+def _readings(args) -> list[str]:
+    """The file's readings (--readings-from), then --reading on top; ConfigError for a bad file."""
+    from_file: list[str] = []
+    if args.readings_from:
+        try:
+            from_file = load_readings_file(args.readings_from)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+    return merge_readings(from_file, args.reading)
 
 
 def run(args, ctx) -> int:
+    if "help" in args.reading:
+        ctx.out(describe_readings())
+        return 0
+    readings = _readings(args)
     throttle = {
         key: value
         for key, value in (
@@ -33,9 +48,10 @@ def run(args, ctx) -> int:
             latency=latency if args.latency_ms or args.jitter_ms else None,
             faults=args.fault,
             client_certificates=args.client_certificate or [],
+            readings=readings,
             out=ctx.stdout,
             log_stream=ctx.stderr,
             **subject,
         )
-    except ValueError as e:  # a --client-certificate file without a certificate
+    except ValueError as e:  # a --client-certificate file without a certificate; readings twice
         raise ConfigError(str(e)) from None

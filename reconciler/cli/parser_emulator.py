@@ -1,5 +1,5 @@
-"""The arguments of `b2ckeys emulator`: address, tenant, roles, latency, throttle and
-faults. The emulator itself is imported only to check a fault spec."""
+"""The arguments of `b2ckeys emulator`: address, tenant, roles, latency, throttle, faults
+and readings. The emulator itself is imported only to check a fault spec or a reading."""
 
 from __future__ import annotations
 
@@ -13,6 +13,18 @@ def _fault_spec(text: str) -> dict:
         return parse_fault_spec(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _reading(text: str) -> str:
+    if text.strip().lower() == "help":
+        return "help"
+    from ..emulator.readings import parse  # lazily: the emulator is heavy, and --help must stay fast
+
+    try:
+        parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{e} (--reading help explains each)") from None
+    return text.strip()
 
 
 def _number_at_least(low: float, kind=int, above: bool = False):
@@ -125,4 +137,21 @@ def add_emulator_command(sub) -> None:
         metavar="SUBJECT",
         help="the subject the app's federated credential accepts "
         "(default repo:contoso/b2c-keys:ref:refs/heads/main)",
+    )
+    p.add_argument(
+        "--reading",
+        action="append",
+        default=[],
+        type=_reading,
+        metavar="NAME",
+        help="behave as one reading of what the real service does where that is not known "
+        "(repeatable), e.g. not-found-404, read-lag=3, page-size=100; --reading help lists "
+        "every reading with its meaning and source",
+    )
+    p.add_argument(
+        "--readings-from",
+        metavar="FILE",
+        help="take the readings from FILE, as written by b2ckeys probe --out "
+        '({"version": 1, "readings": [...]}); --reading adds to them and replaces one of '
+        "the same name",
     )

@@ -7,7 +7,8 @@ Graph paths. For tests and demos; never shows a raw secret.
     POST /_emulator/seed             {"keySets": [...]} in the shape of state: loaded straight
                                      into the store, all or none (400/409); {"seeded": N}
     GET  /_emulator/requests         the request log
-    GET|POST /_emulator/config       settings (POST merges a JSON object)
+    GET|POST /_emulator/config       settings (POST merges a JSON object; "readings": [...]
+                                     replaces the active readings, readings.py)
     GET  /_emulator/faults           {"faults": [rule, ...]}
     POST /_emulator/faults           a rule object, {"spec": "..."} or a list of them;
                                      all added or none (400); answers {"faults": [added]}

@@ -2,7 +2,7 @@
 that replace all of a key set's keys, as JWKs with their private material.
 
 ``{"id": "<the same key set>" (optional), "keys": [JWK, ...]}``. Each JWK: no ``kid``
-(a non-empty one is AADB2C95059, microsoft-graph-docs issue #21475), ``use`` sig or enc,
+(a non-empty one is AADB2C95059, microsoftgraph/microsoft-graph-docs#21475), ``use`` sig or enc,
 ``kty`` RSA or oct, optional Edm.Int64 ``nbf`` < ``exp``, optional ``x5t``/``x5c``; an
 oct key brings ``k`` (base64url), an RSA key ``n``, ``e``, ``d``, ``p``, ``q``, ``dp``,
 ``dq``, ``qi`` (base64url), which must make one RSA key. The usual mixing rules hold

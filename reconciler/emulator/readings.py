@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
@@ -83,7 +84,8 @@ REGISTRY: dict[str, Reading] = {r.name: r for r in (
     Reading("conflict-409", None,
             "Creating a key set that exists (AADB2C95028) is answered 409 instead of 400.",
             "Graph's generic errors page gives 409 for a conflict; mrochon/IEFPolicies "
-            "(issue #58) shows the code AADB2C95028 but not its status.",
+            "(IefPolicies.psm1, and its report mrochon/IEFPolicies#58) shows the code "
+            "AADB2C95028 but not its status.",
             ("conflict_status",), _switch(conflict_status=409)),
     Reading("relative-next-link", None,
             "@odata.nextLink is a relative reference ('keySets?$skiptoken=...', resolved "
@@ -176,10 +178,13 @@ def describe() -> str:
     """Every reading, its meaning, source and settings: ``--reading help``."""
     lines = ["Readings (b2ckeys emulator --reading NAME, repeatable; defaults follow the "
              "evidence in reconciler/emulator/ASSUMPTIONS.md):", ""]
+    indent = " " * 6
     for reading in REGISTRY.values():
-        lines += [f"  {reading.usage}", f"      {reading.meaning}",
-                  f"      source: {reading.source}",
-                  f"      settings: {', '.join(reading.settings)}", ""]
+        lines += [f"  {reading.usage}",
+                  *textwrap.wrap(reading.meaning, 96, initial_indent=indent, subsequent_indent=indent),
+                  *textwrap.wrap("source: " + reading.source, 96, initial_indent=indent,
+                                 subsequent_indent=indent + "  "),
+                  f"{indent}settings: {', '.join(reading.settings)}", ""]
     return "\n".join(lines)
 
 
