@@ -199,3 +199,15 @@ def test_the_page_size_it_takes_for_the_default_is_the_emulators():
     from reconciler.graph.probe_findings import EMULATOR_PAGE_SIZE
 
     assert Settings().page_size == EMULATOR_PAGE_SIZE
+
+
+def test_the_json_example_in_the_command_reference_has_the_real_shape(emu, env, capsys, tmp_path):
+    from helpers.cli import ROOT
+
+    section = (ROOT / "docs" / "commands.md").read_text().split("## `b2ckeys probe`", 1)[1]
+    example = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+    real = probe(capsys, env, tmp_path)[3]
+    assert example.keys() == real.keys()
+    for name, question in example["questions"].items():
+        assert question.keys() == real["questions"][name].keys()
+        assert question["facts"].keys() == real["questions"][name]["facts"].keys()
