@@ -24,6 +24,7 @@ COMMANDS = {
     "export": "export",
     "force-unlock": "force_unlock",
     "doctor": "doctor",
+    "probe": "probe",
     "emulator": "emulator",
     "demo": "demo",
 }

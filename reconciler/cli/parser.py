@@ -238,6 +238,25 @@ def build_parser() -> argparse.ArgumentParser:
         "one line per problem.",
     )
 
+    p = sub.add_parser(
+        "probe",
+        help="find out which reading of the API's undocumented behaviours this tenant follows "
+        "(writes a throw-away key set)",
+        description="Create a throw-away key set (B2C_1A_B2CKeysProbe<random>) with two random secrets, "
+        "find out how the tenant answers where the API's documentation is silent (the prefix, a "
+        "duplicate create, a missing key set, getActiveKey with and without a valid key, dates filled "
+        "in, the list's shape, page size and next link, read-after-write lag, a .bak on delete), then "
+        "delete it and its .bak, whatever happened. Asks for 'yes' on a terminal first. About 15 Graph "
+        "requests, more when writes take time to show. Needs TrustFrameworkKeySet.ReadWrite.All.",
+    )
+    p.add_argument("--out", metavar="FILE",
+                   help="also write the report as JSON: the readings that differ from the emulator's "
+                   "defaults, and what was observed; 'b2ckeys emulator --readings-from FILE' then "
+                   "emulates this tenant")
+    p.add_argument("--auto-approve", action="store_true",
+                   help="do not ask for confirmation before writing (needed when there is no terminal, "
+                   "as in CI)")
+
     add_emulator_command(sub)
 
     p = sub.add_parser(

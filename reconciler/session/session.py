@@ -25,8 +25,10 @@ from ..core.changes import Change, Plan
 from ..core.diagnostics import Diagnostic, Severity
 from ..core.errors import ApplyRefused, GraphNotFound, ManifestError
 from ..core.model import DesiredState, LiveKey, LiveState, SecretRef, is_internal
+from ..core.probe import ProbeReport
 from ..core.report import ApplyReport, Outcome
 from ..graph.client import GraphClient, connect_graph
+from ..graph.probe import probe_tenant
 from ..graph.settings import from_environment as settings_from
 from ..manifest import background
 from ..manifest.export import ExportResult, export_manifest
@@ -37,7 +39,7 @@ from ..plan import planner
 from ..plan.data import live_data
 from ..plan.drift import DriftReport, drift
 from ..plan.planfile import digest
-from ..signin.auth import TokenProvider
+from ..signin.auth import Identity, TokenProvider
 from ..signin.credentials import Kind, kind_from_environment
 from ..signin.preflight import check
 from . import applier
@@ -70,6 +72,7 @@ class Session:
         self._on_diagnostics = on_diagnostics
         self.lease_options = lease or LeaseOptions()
         self._held: HeldLease | None = None
+        self.identity: Identity | None = None  # who the last `connect` signed in as
 
     def __enter__(self) -> "Session":
         return self
@@ -127,7 +130,7 @@ class Session:
         if callable(tenant):
             provider.identity()  # signs in while the manifests load
             tenant = tenant()
-        check(provider, settings, tenant, command=command, write=write)
+        self.identity = check(provider, settings, tenant, command=command, write=write)
         return connect_graph(settings, provider, workers=workers)
 
     def load_and_list(self, paths: Sequence[str] = (), *, policies: Sequence[str] = (), command: str
@@ -212,6 +215,17 @@ class Session:
         """The tenant's key sets as a manifest, secrets as references (`b2ckeys export`)."""
         live = self.connect(None, command="export", write=False).list_keysets()
         return export_manifest(live, schema_ref=schema_ref, tenant=self.environ.get("AZURE_TENANT_ID"))
+
+    def probe(self, *, approve: Callable[[str], None] | None = None,
+              on_step: Callable[[str], None] | None = None) -> ProbeReport:
+        """Which reading of the API's undocumented behaviours the tenant follows
+        (`b2ckeys probe`, `graph.probe`). Signs in past the write permission's guard, then
+        `approve(tenant)` may stop it, by raising, before the first write."""
+        client = self.connect(None, command="probe", write=True)
+        tenant = self.identity.tenant_id if self.identity else ""
+        if approve:
+            approve(tenant)
+        return probe_tenant(client, tenant=tenant, time_scale=client.policy.scale, on_step=on_step)
 
     def apply(self, planned: Planned, *, parallelism: int = 1,
               on_start: Callable[[Change], None] | None = None,
