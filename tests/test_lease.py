@@ -12,6 +12,7 @@ import pytest
 from helpers.cli import ROOT, run
 from reconciler.core.errors import LeaseHeld, LeaseLost
 from reconciler.graph.lease import LEASE_KEYSET_ID, Lease, force_unlock, read_lease
+from reconciler.render.text import render_report
 from reconciler.session import Session
 from reconciler.session.leasing import LeaseOptions
 
@@ -182,6 +183,9 @@ def test_a_create_answered_already_exists_reads_the_set_before_adding_keys(emu, 
     shared = [o for o in report.outcomes if o.change.keyset_id == "B2C_1A_Shared"]
     assert "already existed" in shared[0].detail
     assert [o.detail.endswith("already there, not added again") for o in shared[1:]] == [True, False]
+    assert [o.found for o in shared] == [True, True, False]  # the summary does not count them as made
+    assert render_report(report).startswith(
+        "Apply complete: 2 key sets created, 3 keys added; 2 changes found made already.")
     assert key_counts(emu) == {"B2C_1A_Shared": 2, "B2C_1A_Encryption": 1, "B2C_1A_Signing": 1}
 
 

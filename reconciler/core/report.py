@@ -22,6 +22,7 @@ class Outcome:
     status: Status
     detail: str = ""  # the new kid, a remark, or the error
     kid: str = ""  # the key a key addition made (or found already there)
+    found: bool = False  # nothing was written: another run had made it already
 
 
 @dataclass(frozen=True, slots=True)

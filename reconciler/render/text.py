@@ -208,8 +208,8 @@ def render_outcome(outcome, *, color: bool = False) -> str:
     style = Style(color)
     text = describe_change(outcome.change)
     if outcome.status is Status.DONE:
-        verb = {Action.CREATE_KEYSET: "created", Action.DISABLE_KEY: "done",
-                Action.DELETE_KEYSET: "done"}.get(outcome.change.action, "added")
+        verb = "found" if outcome.found else {Action.CREATE_KEYSET: "created", Action.DISABLE_KEY: "done",
+                                              Action.DELETE_KEYSET: "done"}.get(outcome.change.action, "added")
         extra = f" ({outcome.detail})" if outcome.detail else ""
         return f"{style.glyph(outcome.change.action)} {text}: {verb}{extra}"
     if outcome.status is Status.FAILED:
@@ -220,7 +220,10 @@ def render_outcome(outcome, *, color: bool = False) -> str:
 def render_report(report, *, color: bool = False) -> str:
     style = Style(color)
     done = report.with_status(Status.DONE)
-    made = totals([o.change for o in done], " created", " added", " disabled", " deleted")
+    made = totals([o.change for o in done if not o.found], " created", " added", " disabled", " deleted")
+    found = sum(1 for o in done if o.found)
+    if found:  # another run made them (b2ckeys wrote nothing for them)
+        made += f"; {plural(found, 'change')} found made already"
     if report.ok:
         return style.bold(f"Apply complete: {made}.") + "\n"
     problems = [f"  ! {printable(p)}" for p in report.problems]  # they name keys from the tenant

@@ -102,6 +102,8 @@ class _Run:
                             present = list(existing.keys)
                             known_kids |= {k.kid for k in existing.keys}
                         detail = "already existed (made by another run?); its keys were read before adding any"
+                        self._record(index, Outcome(change, Status.DONE, detail, found=True))
+                        continue
                 elif change.action is Action.DELETE_KEYSET:
                     detail = ensure_deleted(self.client, keyset_id)
                 elif change.action is Action.DISABLE_KEY:
@@ -110,12 +112,12 @@ class _Run:
                     there = next((k for k in present if change.key.matches(k)), None)
                     if there is not None:
                         present.remove(there)
-                        new, remark = there, "already there, not added again"
-                    else:
-                        new, remark = ensure_key(
-                            self.client, keyset_id, change.key, self._writer(change, keyset_id),
-                            known_kids, fresh=fresh,
-                        )
+                        self._record(index, Outcome(change, Status.DONE, f"kid {there.kid}; already there, not added "
+                                                    "again", kid=there.kid, found=True))
+                        continue
+                    new, remark = ensure_key(
+                        self.client, keyset_id, change.key, self._writer(change, keyset_id), known_kids, fresh=fresh,
+                    )
                     known_kids.add(new.kid)
                     self._record(index, Outcome(change, Status.DONE, f"kid {new.kid}" + (f"; {remark}" if remark else ""),
                                                 kid=new.kid))
