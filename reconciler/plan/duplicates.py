@@ -42,6 +42,8 @@ def copy_of(match: KeySetMatch, live: LiveKey, desired: Sequence[DesiredKey]) ->
 def duplicates_in(keyset_id: str, keys: Sequence[LiveKey], match: KeySetMatch,
                   desired: Sequence[DesiredKey]) -> tuple[Duplicate, ...]:
     """As `find_duplicates`, from the planner's own `match` of `desired` with `keys`."""
+    if len(keys) < 2:
+        return ()
     position = {id(key): j for j, key in enumerate(keys)}
     extras: dict[int, list[int]] = {}  # the kept key's position -> the extra copies' positions
     for live in match.leftover:

@@ -92,6 +92,9 @@ def _assign(classes: list[list[int | None]], live: Sequence[LiveKey]) -> list[in
     n, m = len(classes), len(live)
     if n == 0 or m == 0:
         return [None] * n
+    only = [[j for j, cls in enumerate(row) if cls is not None] for row in classes]
+    if all(len(c) <= 1 for c in only) and len({c[0] for c in only if c}) == sum(1 for c in only if c):
+        return [c[0] if c else None for c in only]  # the usual case: one candidate each, none shared
     by_rank = sorted(range(m), key=lambda j: (live[j].nbf is not None, live[j].nbf or 0, j), reverse=True)
     rank = {j: position for position, j in enumerate(by_rank)}  # 0: the key B2C would pick first
     disabled_weight = n * m + 1

@@ -28,7 +28,8 @@ from dataclasses import replace
 
 from ..core.changes import Action, Change, Duplicate, Plan, Reason, Unmanaged
 from ..core.diagnostics import Diagnostic, Severity
-from ..core.model import DesiredKey, DesiredKeySet, DesiredState, KeyKind, LiveKey, LiveKeySet, LiveState, format_time
+from ..core.model import (DesiredKey, DesiredKeySet, DesiredState, KeyKind, LiveKey, LiveKeySet, LiveState, format_time,
+                          is_internal)
 from . import prune, rotation
 from .activekey import after_changes, is_enabled
 from .duplicates import copy_of, duplicates_in, find_duplicates
@@ -137,9 +138,13 @@ def unmatched_keys(desired: DesiredState, live: LiveState, now: int) -> list[tup
     found: dict[tuple[str, str], tuple[LiveKeySet, LiveKey]] = {}
     for current in live.keysets:
         keyset = desired.find(current.id)
+        if len(current.keys) < 2 and not (keyset is not None and keyset.disable_unmanaged):
+            continue  # one key cannot be present twice
         match = match_keyset(keyset.keys if keyset else (), current.keys)
         if keyset is not None and keyset.disable_unmanaged:
             found.update(((current.id, k.kid), (current, k)) for k in match.leftover)
-        extra = {kid for d in find_duplicates(current, keyset) for kid in d.extra}  # () for internal sets
+        copies = () if is_internal(current.id) else duplicates_in(current.id, current.keys, match,
+                                                                   keyset.keys if keyset else ())
+        extra = {kid for d in copies for kid in d.extra}
         found.update(((current.id, k.kid), (current, k)) for k in current.keys if k.kid in extra)
     return list(found.values())
