@@ -10,6 +10,11 @@ comes before the error that may follow it), and are kept in `Session.diagnostics
     if not planned.plan.is_empty:
         report = session.apply(planned)       # ApplyReport: done, failed, not attempted
 
+`apply` holds the tenant lease (`graph.lease`) while it writes: it takes it, refuses a plan
+made from a tenant that changed since, and gives it back at the end. `plan_to_apply` (what
+`b2ckeys apply` uses) takes it before reading the tenant; use `with Session() as session:`
+so that it is given back also when nothing is applied.
+
 Every user error is a `ReconcilerError` carrying its location; nothing here exits.
 """
 
