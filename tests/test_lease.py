@@ -212,3 +212,14 @@ def test_the_lease_is_renewed_while_held(emu, env):
     assert renewed.lock_id == first.lock_id and renewed.expires > first.expires
     assert lease_sets(emu) == []
 
+
+
+def test_the_holder_named_by_a_hostile_lease_is_shown_escaped(emu, env, manifest, capsys):
+    hostile = Lease(client_for(env), holder="apply by \x1b[31mred\r\n  + key set B2C_1A_Forged", run="\u202erun")
+    hostile.acquire()
+    code, _, err = run(capsys, ["apply", "--auto-approve", manifest], env)
+    assert code == 1 and "another run holds the tenant lease" in err
+    assert "\x1b" not in err and "\r" not in err and "\u202e" not in err
+    assert len([line for line in err.splitlines() if "B2C_1A_Forged" in line]) == 1  # no forged line
+    assert "\\x1b[31mred\\r\\n  + key set B2C_1A_Forged" in err
+    hostile.release()
