@@ -35,10 +35,10 @@ from ..core.errors import GraphConflict, GraphError, GraphNotFound, LeaseHeld, L
 from ..core.model import LEASE_KEYSET_ID
 from .leasecert import lease_certificate, thumbprint
 from .leaseread import LEASE_BACKUP_ID, LeaseInfo, force_unlock, is_lease, read_lease, remove
+from .retry import is_ambiguous
 
 __all__ = ["LEASE_KEYSET_ID", "LEASE_BACKUP_ID", "Lease", "LeaseInfo", "force_unlock", "is_lease", "read_lease",
            "remove"]
-from .retry import is_ambiguous
 
 TTL_SECONDS = 600.0  # renewed every third of it, so a holder must miss two renewals to lose it
 SKEW_SECONDS = 60.0  # how far two machines' clocks may differ
@@ -57,7 +57,7 @@ class Lease:
         self.ttl = max(ttl / scale, 2.0)  # whole seconds in the certificate: never shorter than that
         self.skew, self.poll = SKEW_SECONDS / scale, max(POLL_SECONDS / scale, 0.02)
         self.orphan = ORPHAN_SECONDS / scale
-        self.settle = float(getattr(client, "settle_seconds", 10.0 / scale))
+        self.settle = client.settle_seconds  # already divided by the time scale
         self.clock, self.sleep = clock, sleep
         self.lock_id: str | None = None
         self.since = 0
@@ -125,7 +125,7 @@ class Lease:
             if is_ambiguous(e) and self._still_ours_after(self.settle):
                 return True
             if not verify:
-                self._delete_quietly()
+                remove(self.client)
             self.lock_id = None
             raise LeaseLost(f"could not take the tenant lease: {e}") from None
         if verify and not self._still_ours_after(self.settle):
@@ -156,7 +156,7 @@ class Lease:
         again = read_lease(self.client)
         if again != seen:
             return False
-        self._delete_quietly()
+        remove(self.client)
         return True
 
     # -- keeping it ---------------------------------------------------------------------
@@ -199,14 +199,11 @@ class Lease:
         if self._taken_by_another(info):
             self.lock_id = None
             raise LeaseLost(f"the tenant lease was taken over ({info.describe()}); left as it is")
-        self._delete_quietly()
+        remove(self.client)
         self.lock_id = None
 
     def _upload(self, der: bytes) -> None:
         self.client.upload_certificate(LEASE_KEYSET_ID, certificate=base64.b64encode(der).decode())
-
-    def _delete_quietly(self) -> None:
-        remove(self.client)
 
 
 def _held_message(info: LeaseInfo | None, timeout: float) -> str:

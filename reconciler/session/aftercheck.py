@@ -36,7 +36,7 @@ def check_after_apply(client, state: DesiredState, report: ApplyReport,
             added.setdefault(upper, set()).update({outcome.kid} if outcome.kid else ())
     if not added:
         return []
-    settle = float(getattr(client, "settle_seconds", 0.0))
+    settle = client.settle_seconds
     scale = client.policy.scale
     end = monotonic() + settle
     seen: dict[str, LiveKeySet] = {}

@@ -131,7 +131,7 @@ class _Run:
     def _read_settled(self, keyset_id: str):
         """The key set another run made, read once the settle window passed (its last keys
         may become visible only then), or None if it is still not visible."""
-        self.client.sleep(getattr(self.client, "settle_seconds", 0.0))
+        self.client.sleep(self.client.settle_seconds)
         return self.client.get_keyset(keyset_id)
 
     def _writer(self, change: Change, keyset_id: str):
