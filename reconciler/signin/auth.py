@@ -23,6 +23,7 @@ from ..core.errors import AuthError, ReconcilerError
 from ..graph.settings import Settings
 from ..graph.transport import Session
 from .credentials import CERTIFICATE, SECRET, TOKEN_FILE, Credential, Kind, from_environment
+from .loginsession import LoginSession
 
 LOGIN_TIMEOUT_SECONDS = 30
 MANAGED_IDENTITY_TIMEOUT = (5, 30)
@@ -154,8 +155,11 @@ class TokenProvider:
                         client_credential=self.credential.msal_credential,
                         authority=s.authority,
                         instance_discovery=host in MICROSOFT_LOGIN_HOSTS,
-                        http_client=Session(verify=s.verify, timeout=LOGIN_TIMEOUT_SECONDS),
+                        azure_region=False,  # no regional host: MSAL_FORCE_REGION would name one
+                        http_client=LoginSession(s.authority, verify=s.verify, timeout=LOGIN_TIMEOUT_SECONDS),
                     )
+            except ReconcilerError:  # LoginSession refused where discovery pointed
+                raise
             except Exception as e:  # msal raises ValueError or requests errors here
                 raise AuthError(self._explain_exception(e)) from None
         return self._client
