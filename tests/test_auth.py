@@ -50,6 +50,7 @@ def signin(emu, base, tmp_path, monkeypatch):
         elif kind == "federated":
             token_file = tmp_path / "federated-token"
             token_file.write_text(emu.federated_token())
+            token_file.chmod(0o600)  # as a pipeline should write it: else a warning
             env["AZURE_FEDERATED_TOKEN_FILE"] = str(token_file)
         elif kind.startswith("managed-identity"):
             for name, value in emu.managed_identity_env.items():

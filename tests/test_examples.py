@@ -118,6 +118,7 @@ def test_the_three_stages_run_by_hand_against_the_emulator(platform, emu, env, t
     monkeypatch.chdir(tmp_path)
     del env["AZURE_CLIENT_SECRET"]  # the examples sign in with a federated (OIDC) token only
     (tmp_path / ".oidc-token").write_text(emu.federated_token())
+    (tmp_path / ".oidc-token").chmod(0o600)  # as the examples write it (umask 077)
     env["AZURE_FEDERATED_TOKEN_FILE"] = str(tmp_path / ".oidc-token")
     files = (["pull-request.yml", "apply.yml", "drift.yml"] if platform == "github" else ["azure-pipelines.yml"])
     ran = []

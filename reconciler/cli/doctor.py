@@ -11,6 +11,7 @@ from ..core.errors import ReconcilerError
 from ..graph.client import connect_graph
 from ..graph.settings import from_environment
 from ..signin.auth import TokenProvider
+from ..signin.credentials import credential_file_warnings
 from ..signin.credentials import from_environment as credential_from
 from ..signin.preflight import READ_ROLE, WRITE_ROLE, missing_permission
 
@@ -50,6 +51,7 @@ def run_doctor(ctx) -> int:
     if credential is None:
         return finish()
     show("credential", credential.description)
+    ctx.show(credential_file_warnings(ctx.environ))
     provider = TokenProvider(settings, ctx.environ, credential)
     try:
         identity = provider.identity()

@@ -45,7 +45,7 @@ from ..plan.data import live_data
 from ..plan.drift import DriftReport, drift
 from ..plan.planfile import digest
 from ..signin.auth import Identity, TokenProvider
-from ..signin.credentials import Kind, kind_from_environment
+from ..signin.credentials import Kind, credential_file_warnings, kind_from_environment
 from ..signin.preflight import check
 from . import applier
 from .aftercheck import check_after_apply
@@ -128,8 +128,9 @@ class Session:
         """A Graph client signed in as the environment says, once the tenant and permission
         guards passed (before any key-set call); paced to B2CKEYS_MAX_RPM requests a minute
         across all `workers`. `tenant`: the manifests' tenant (or None), or a function that
-        waits for it, called once signed in."""
+        waits for it, called once signed in. A credential file others can read is a warning."""
         kind = kind_from_environment(self.environ)
+        self.report([d for d in credential_file_warnings(self.environ) if d not in self.diagnostics])  # once a run
         settings = settings_from(self.environ, app_required=kind is not Kind.MANAGED_IDENTITY)
         provider = TokenProvider(settings, self.environ)
         if callable(tenant):

@@ -14,6 +14,8 @@ The order, as azure-identity's EnvironmentCredential, first match wins:
 ``from_environment`` returns a ``Credential``: what msal gets, a description fit for
 output, and the strings no message may ever contain. Errors are ``ConfigError`` or
 ``AuthError`` with one line naming the variable to check; never a secret.
+``credential_file_warnings`` says when the file signed in with (a private key, a token)
+is readable by others on the machine: a warning, as CI runners often make files so.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import datetime as _dt
 import enum
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from ..core.diagnostics import Diagnostic, Severity
 from ..core.errors import AuthError, ConfigError
 
 SECRET = "AZURE_CLIENT_SECRET"
@@ -93,6 +97,42 @@ def from_environment(environ: Mapping[str, str]) -> Credential:
     shown = f"user-assigned, client id {client_id}" if client_id else "system-assigned"
     return Credential(kind, f"managed identity ({shown}; {AUTH}={MANAGED_IDENTITY})",
                       user_assigned_id=client_id)
+
+
+def credential_file_warnings(environ: Mapping[str, str]) -> list[Diagnostic]:
+    """A warning when the credential file signed in with is readable by group or others:
+    a certificate file with its private key (PEM or PFX), or a federated token file. Not
+    for a PEM holding no private key (only public), nor when there is no such file."""
+    try:
+        kind = kind_from_environment(environ)
+    except ConfigError:
+        return []
+    if os.name == "nt" or kind not in (Kind.CERTIFICATE, Kind.FEDERATED):
+        return []
+    variable = CERTIFICATE if kind is Kind.CERTIFICATE else TOKEN_FILE
+    path = environ[variable]
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return []
+    if not (stat.S_ISREG(mode) and mode & (stat.S_IRGRP | stat.S_IROTH)):
+        return []
+    if kind is Kind.CERTIFICATE and not _holds_private_key(path):
+        return []
+    who = " and ".join(w for w, bit in (("group", stat.S_IRGRP), ("others", stat.S_IROTH)) if mode & bit)
+    why = "holds a private key" if kind is Kind.CERTIFICATE else "whoever reads its token can sign in as the app"
+    return [Diagnostic(Severity.WARNING, f"{variable}={path} is readable by {who} (mode {stat.S_IMODE(mode):04o}), "
+                                         f"and {why}; make it private: chmod 600 {path}")]
+
+
+def _holds_private_key(path: str) -> bool:
+    """A PFX always does; a PEM when it has a private key block."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return b"-----BEGIN" not in data or _KEY_BLOCK.search(data) is not None
 
 
 # -- certificate -----------------------------------------------------------------
