@@ -111,7 +111,8 @@ def test_escaping_helpers():
     assert code("B2C_1A_X") == "`B2C_1A_X`"
     assert code("a|b", table=True) == "`a\\|b`"
     assert code("a`b") == "a\\`b"  # no code span can hold it: plain escaped text
-    assert code("two\nlines") == "`two lines`"
+    assert code("two\nlines") == "`two\\nlines`"  # a line break shown escaped, as in the text plan
+    assert text("a\u202eb\x1b[31m") == "a\\\\u202eb\\\\x1b\\[31m"  # escaped, then Markdown's escaping
 
 
 def lifecycle_plan():

@@ -7,6 +7,7 @@ token: the credential is shown by kind and public facts only (file, thumbprint).
 
 from __future__ import annotations
 
+from ..core.diagnostics import printable
 from ..core.errors import ReconcilerError
 from ..graph.client import connect_graph
 from ..graph.settings import from_environment
@@ -26,11 +27,11 @@ def run_doctor(ctx) -> int:
     problems: list[str] = []
 
     def show(name: str, value: str) -> None:
-        ctx.out(f"{name + ':':<{WIDTH}} {value}")
+        ctx.out(f"{name + ':':<{WIDTH}} {printable(value)}")  # the token's claims, Graph's answers
 
     def finish() -> int:
         for problem in problems:
-            ctx.err(f"error: {problem}")
+            ctx.err(f"error: {printable(problem)}")
         if not problems:
             ctx.out("All good.")
         return 1 if problems else 0

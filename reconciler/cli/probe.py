@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from ..core.diagnostics import printable
 from ..core.errors import ApplyRefused, ConfigError
 from ..graph.probe import NAME
 from ..render.probe import probe_data, render_probe
@@ -18,7 +19,7 @@ def run(args, ctx: Context) -> int:
         raise ApplyRefused("probe writes to the tenant and needs approval, but there is no terminal to ask on; "
                            "nothing was changed. Rerun with --auto-approve")
     report = ctx.session().probe(approve=lambda tenant: _approve(args, ctx, tenant),
-                                 on_step=lambda step: ctx.err(f"probe: {step}"))
+                                 on_step=lambda step: ctx.err(f"probe: {printable(step)}"))
     ctx.out("")
     ctx.out(render_probe(report, color=ctx.color(ctx.stdout)))
     if args.out:
@@ -30,9 +31,9 @@ def run(args, ctx: Context) -> int:
         ctx.out(f"Saved the readings to {args.out}. To emulate this tenant: "
                 f"b2ckeys emulator --readings-from {args.out}")
     if report.failure:
-        ctx.err(f"error: the probe stopped early, at {report.failure}")
+        ctx.err(f"error: the probe stopped early, at {printable(report.failure)}")  # Graph's answer
     for left in report.left:
-        ctx.err(f"error: left in the tenant, delete it by hand: {left}")
+        ctx.err(f"error: left in the tenant, delete it by hand: {printable(left)}")
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
@@ -41,7 +42,7 @@ def _terminal(ctx: Context) -> bool:
 
 
 def _approve(args, ctx: Context, tenant: str) -> None:
-    ctx.out(f"probe will create a throw-away key set B2C_1A_{NAME}<random> in tenant {tenant}, upload two "
+    ctx.out(f"probe will create a throw-away key set B2C_1A_{NAME}<random> in tenant {printable(tenant)}, upload two "
             "random secrets to it, and delete it and its .bak again (about 15 Graph requests).")
     if args.auto_approve:
         return

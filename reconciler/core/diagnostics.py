@@ -10,8 +10,14 @@ from dataclasses import dataclass
 
 
 def printable(text: str) -> str:
-    """`text` with control characters (line breaks, terminal escape sequences, invisible
-    format characters) written as escapes: a message stays one line and drives no terminal."""
+    """`text` as b2ckeys shows anything it did not write itself (what the tenant and Graph say:
+    key set ids, kids, x5t, statuses, messages, the lease's holder; names from manifests):
+    every character Python does not count printable is written as its escape (`\\x1b`,
+    `\\u202e`): controls (C0, DEL, C1 such as NEL), format characters (bidi embeddings,
+    overrides and isolates U+202A-202E and U+2066-2069, LRM/RLM, ZWJ, BOM, soft hyphen),
+    the line and paragraph separators, spaces other than ' ', surrogates, private-use and
+    unassigned code points. The result is one line, drives no terminal and reorders no text.
+    Every renderer uses it (the JSON form writes the same characters as JSON escapes)."""
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -16,6 +16,9 @@ use, nbf and exp:
   cannot express. Of two keys with the same kty, use, nbf and exp, a manifest
   declares one, the one B2C uses (listed last); the other is left out with a
   comment, and plan and drift report it as a duplicate.
+- What the tenant says in comments and warnings (ids, kids, x5t, statuses) is `printable`:
+  one comment line each, nothing YAML would refuse or read as a line break, nothing that
+  drives a terminal or reorders text.
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ import os
 import re
 from dataclasses import dataclass
 
+from ..core.diagnostics import printable
 from ..core.model import KEYSET_PREFIX, KeyType, LiveKey, LiveKeySet, LiveState, format_time, is_internal, strip_prefix
 
 DEFAULT_SCHEMA_REF = "../schemas/keysets.schema.json"
 SCHEMA_IN_REPO = os.path.join("schemas", "keysets.schema.json")
-_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _MAX_TIME = 253402300799  # the schema's bound: 9999-12-31T23:59:59Z
 
 
@@ -75,8 +79,8 @@ def export_manifest(live: LiveState, *, schema_ref: str = DEFAULT_SCHEMA_REF, te
             continue
         why = _cannot_export(keyset)
         if why:
-            skipped.append(f"{keyset.id}: not exported: {why}; it stays unmanaged")
-            body.append(f"  # {_one_line(keyset.id)}: not exported: {_one_line(why)}; it stays unmanaged.")
+            skipped.append(printable(f"{keyset.id}: not exported: {why}; it stays unmanaged"))
+            body.append(f"  # {printable(keyset.id)}: not exported: {printable(why)}; it stays unmanaged.")
             continue
         name = strip_prefix(keyset.id)
         body += [f"  - name: {name}", "    keys:"]
@@ -84,11 +88,12 @@ def export_manifest(live: LiveState, *, schema_ref: str = DEFAULT_SCHEMA_REF, te
         for key in sorted(keyset.keys, key=_key_order):
             first = kept[key.identity]
             if first is not key:
-                skipped.append(f"{keyset.id}: key {key.kid} not exported: it has the same kty, use, nbf and "
-                               f"exp as key {first.kid}, and a manifest declares a key once; plan and drift "
-                               "report it as a duplicate")
-                body.append(f"      # key {_one_line(key.kid)}: same kty, use, nbf and exp as key {_one_line(first.kid)}; not "
-                            "exported (a manifest declares a key once), a duplicate to disable")
+                skipped.append(printable(f"{keyset.id}: key {key.kid} not exported: it has the same kty, use, nbf "
+                                         f"and exp as key {first.kid}, and a manifest declares a key once; plan and "
+                                         "drift report it as a duplicate"))
+                body.append(f"      # key {printable(key.kid)}: same kty, use, nbf and exp as key "
+                            f"{printable(first.kid)}; not exported (a manifest declares a key once), a duplicate to "
+                            "disable")
                 continue
             body += _key_lines(key, name, used_names)
             keys += 1
@@ -101,7 +106,8 @@ def export_manifest(live: LiveState, *, schema_ref: str = DEFAULT_SCHEMA_REF, te
         "# Graph never returns secret values: each `secret` key names an environment variable,",
         "# needed only if apply must upload that key again. Review, rename, then commit.",
         "version: 1",
-        f"# tenant: {tenant}   # optional guard" if tenant else "# tenant: contoso.onmicrosoft.com   # optional guard",
+        f"# tenant: {printable(tenant)}   # optional guard" if tenant
+        else "# tenant: contoso.onmicrosoft.com   # optional guard",
     ]
     header.append("keySets:" if keysets else "keySets: []")
     return ExportResult("\n".join(header + body) + "\n", keysets, keys, tuple(skipped))
@@ -110,7 +116,7 @@ def export_manifest(live: LiveState, *, schema_ref: str = DEFAULT_SCHEMA_REF, te
 def _cannot_export(keyset: LiveKeySet) -> str | None:
     if keyset.id[: len(KEYSET_PREFIX)].upper() != KEYSET_PREFIX.upper():
         return f"its id does not start with {KEYSET_PREFIX}"
-    if not _NAME.match(strip_prefix(keyset.id)):
+    if not _NAME.fullmatch(strip_prefix(keyset.id)):  # `$` of match() would let a final line break through
         return "its name has characters a manifest cannot declare (letters, digits, '_' and '-' only)"
     if not keyset.keys:
         return "it has no keys, and a manifest key set needs at least one"
@@ -134,17 +140,13 @@ def _key_order(key: LiveKey) -> tuple:
     return (key.nbf is not None, key.nbf or 0, key.exp is not None, key.exp or 0, key.kid)
 
 
-def _one_line(value: str) -> str:
-    return " ".join(str(value).split())
-
-
 def _key_lines(key: LiveKey, name: str, used_names: set[str]) -> list[str]:
-    remarks = [f"kid {_one_line(key.kid)}"]
+    remarks = [f"kid {printable(key.kid)}"]
     if key.status and key.status.lower() != "enabled":
-        remarks.append(_one_line(key.status))
+        remarks.append(printable(key.status))
     if key.kty is KeyType.RSA:
         if key.x5t:
-            remarks.append(f"holds a certificate (x5t {_one_line(key.x5t)}); generate matches it by its dates: "
+            remarks.append(f"holds a certificate (x5t {printable(key.x5t)}); generate matches it by its dates: "
                            "declare it as kind certificate or pkcs12 with its file to manage it by thumbprint")
         lines = [f"      - kind: generate   # {'; '.join(remarks)}", "        kty: RSA",
                  f"        use: {getattr(key.use, 'value', key.use)}"]

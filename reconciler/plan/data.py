@@ -21,7 +21,25 @@ FORMAT_VERSION = 1
 
 
 def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    """Indented JSON, letters as they are (not `\\u` escapes), but every character `printable`
+    would escape (controls, C1, DEL, bidi and other invisible characters, line separators,
+    surrogates) written as a JSON escape: the same values, nothing a terminal obeys or reorders."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return "\n".join(line if line.isprintable() else _escaped(line) for line in text.split("\n")) + "\n"
+
+
+def _escaped(line: str) -> str:
+    """A line of JSON text with its hidden characters as `\\uXXXX` (only strings can hold them)."""
+    out = []
+    for c in line:
+        if c.isprintable():
+            out.append(c)
+        elif ord(c) > 0xFFFF:  # a surrogate pair, as JSON writes characters beyond the BMP
+            high, low = divmod(ord(c) - 0x10000, 0x400)
+            out.append(f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}")
+        else:
+            out.append(f"\\u{ord(c):04x}")
+    return "".join(out)
 
 
 def time_data(epoch: int | None) -> str | int | None:

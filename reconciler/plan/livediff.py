@@ -2,8 +2,8 @@
 
 Input is the metadata form of `plan.data.live_data` (as saved in a plan file and
 as read now); deepdiff finds the differences, each becomes one line such as
-"key set B2C_1A_X was created" or "key abc in B2C_1A_Y was added: oct sig, exp …".
-Pure.
+"key set B2C_1A_X was created" or "key abc in B2C_1A_Y was added: oct sig, exp …",
+`printable`: a kid holding a line break cannot add a line to the refusal. Pure.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from deepdiff import DeepDiff
+
+from ..core.diagnostics import printable
 
 
 def _by_id(live: dict) -> dict[str, dict[str, dict]]:
@@ -84,4 +86,4 @@ def live_changes(then: dict, now: dict) -> list[str]:
             keyset, kid, field = path[:3]
             lines.append(((keyset, kid), f"key {kid} in {keyset}: {field} changed from "
                                          f"{_shown(level.t1)} to {_shown(level.t2)}"))
-    return [line for _, line in sorted(lines, key=lambda item: (item[0][0].upper(), item[0][1], item[1]))]
+    return [printable(line) for _, line in sorted(lines, key=lambda item: (item[0][0].upper(), item[0][1], item[1]))]

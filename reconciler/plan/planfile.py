@@ -28,14 +28,16 @@ from ..core.changes import Action, Change, Plan, Reason
 from ..core.diagnostics import Location
 from ..core.errors import ConfigError
 from ..core.model import DesiredKey, DesiredState, KeyKind, KeyType, KeyUse, LiveState, SecretRef, format_time
-from .data import FORMAT_VERSION, live_data, plan_data
+from .data import FORMAT_VERSION, dumps, live_data, plan_data
 
 KIND = "b2ckeys-plan"
 
 
 def digest(data: Any) -> str:
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    # surrogatepass: a kid Graph sent as a lone surrogate is hashed, not an internal error;
+    # every other text gives the same bytes as before, so saved plans keep their digests
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def manifest_record(state: DesiredState, paths: list[str], policies=()) -> dict:
@@ -85,8 +87,7 @@ def write(path: str, data: dict) -> None:
         raise ConfigError(f"cannot write the plan file {path}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
+            fh.write(dumps(data))  # ids and kids exact; no character a terminal obeys
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

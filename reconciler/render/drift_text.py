@@ -1,8 +1,10 @@
 """Drift reports as text for people (the JSON form is in `plan.data`, Markdown in
-`render.markdown`). Pure; shares the plan's wording from `render.text`."""
+`render.markdown`). Pure; shares the plan's wording from `render.text`, and shows what the
+tenant says `printable`, as it does."""
 
 from __future__ import annotations
 
+from ..core.diagnostics import printable
 from ..core.model import format_time
 from ..plan.drift import DAY, DriftReport
 from .text import (Style, describe_change, describe_unmanaged, duplicate_lines, duplicates_count, plural,
@@ -41,12 +43,12 @@ def active_lines(report: DriftReport) -> list[str]:
         kid = f"key {a.local_kid}" if a.local_kid else "no key"
         check = (f"; not compared: {a.unknown}" if a.unknown else "" if not a.checked else ", as getActiveKey says" if a.agree
                  else f"; getActiveKey says {'key ' + a.graph_kid if a.graph_kid else 'no key'}")
-        out.append(f"{a.keyset_id}: {kid}{check}")
+        out.append(printable(f"{a.keyset_id}: {kid}{check}"))
     return out
 
 
 def problem_lines(report: DriftReport) -> list[str]:
-    return [f"key {kid} in {keyset} {text}" if kid is not None else f"key set {keyset} {text}"
+    return [printable(f"key {kid} in {keyset} {text}" if kid is not None else f"key set {keyset} {text}")
             for keyset, kid, text in problem_rows(report)]
 
 

@@ -2,7 +2,8 @@
 issue body, safe to post publicly.
 
 Safe means: no secret (a Plan holds references only), and no text from manifests
-or from the tenant can break out of its place: names, paths and kids go in code
+or from the tenant can break out of its place: all of it is `printable` first (control,
+bidi and invisible characters escaped, as in the text plan), then names, paths and kids go in code
 spans (a `|` escaped inside tables; GitHub makes no link or @mention in code), other
 text is HTML-escaped, has Markdown's punctuation backslash-escaped and autolinks,
 @mentions and issue references broken, and the full text plan goes in a `<pre>` block,
@@ -15,6 +16,7 @@ from __future__ import annotations
 import html
 
 from ..core.changes import Action, Change, Plan
+from ..core.diagnostics import printable
 from ..core.model import format_time
 from ..plan.drift import DriftReport
 from ..plan.duplicates import how_to_fix
@@ -31,7 +33,7 @@ def text(value: str) -> str:
     and nothing GitHub would turn into a link or a notification: no bare URL or `www.`
     autolink, no e-mail link, no @mention, no #123 or org/repo#123 issue reference (a
     zero-width space, `&#8203;`, after `@` and such a `#`)."""
-    flat = " ".join(str(value).split())
+    flat = " ".join(printable(str(value)).split())
     out = []
     for i, ch in enumerate(flat):
         if ch == "&":
@@ -58,7 +60,7 @@ def _reference_before(flat: str, i: int) -> bool:
 
 def code(value: str, *, table: bool = False) -> str:
     """A code span (shown verbatim, HTML inert); escaped plain text when it holds a backtick."""
-    flat = " ".join(str(value).split())
+    flat = " ".join(printable(str(value)).split())
     if "`" in flat or not flat:
         return text(flat)
     if table:
@@ -67,9 +69,10 @@ def code(value: str, *, table: bool = False) -> str:
 
 
 def details(summary: str, body: str) -> list[str]:
-    """A collapsed block holding `body` verbatim (HTML-escaped inside <pre>)."""
+    """A collapsed block holding `body`'s lines verbatim (printable, HTML-escaped inside <pre>)."""
+    lines = "\n".join(printable(line) for line in body.rstrip("\n").split("\n"))
     return ["<details>", f"<summary>{html.escape(summary)}</summary>", "", "<pre>",
-            html.escape(body.rstrip("\n"), quote=False), "</pre>", "", "</details>"]
+            html.escape(lines, quote=False), "</pre>", "", "</details>"]
 
 
 def change_cells(change: Change) -> tuple[str, str]:

@@ -32,31 +32,31 @@ _WIDTH = max(len(label) for label in LABELS.values())
 def _verdict(finding: Finding, style: Style) -> str:
     if not finding.determined:
         return style.yellow("not determined")
-    return style.bold(finding.reading) if finding.reading else "default"
+    return style.bold(printable(finding.reading)) if finding.reading else "default"
 
 
 def render_probe(report: ProbeReport, *, color: bool = False) -> str:
     style = Style(color)
-    lines = [f"Probe of tenant {report.tenant} at {report.started}: {report.requests} Graph requests in "
-             f"{report.seconds:.1f} s, with the throw-away key set {report.keyset}.", ""]
+    lines = [printable(f"Probe of tenant {report.tenant} at {report.started}: {report.requests} Graph requests in "
+                       f"{report.seconds:.1f} s, with the throw-away key set {report.keyset}."), ""]
     verdicts = [_verdict(f, Style(False)) for f in report.findings]
     width = max(len(v) for v in verdicts)
     for finding, plain in zip(report.findings, verdicts):
         shown = _verdict(finding, style) + " " * (width - len(plain))
-        lines.append(f"  {LABELS.get(finding.question, finding.question):<{_WIDTH}}  {shown}  "
+        lines.append(f"  {printable(LABELS.get(finding.question, finding.question)):<{_WIDTH}}  {shown}  "
                      f"{printable(finding.observed)}")
     lines.append("")
     if report.readings:
-        lines.append("Readings that differ from the emulator's defaults: " + ", ".join(report.readings))
+        lines.append("Readings that differ from the emulator's defaults: " + printable(", ".join(report.readings)))
     else:
         lines.append("No reading differs from the emulator's defaults (of the questions determined).")
     if report.undetermined:
-        lines.append("Not determined: " + ", ".join(LABELS.get(f.question, f.question) for f in report.undetermined)
-                     + ".")
+        lines.append("Not determined: " + printable(", ".join(LABELS.get(f.question, f.question)
+                                                              for f in report.undetermined)) + ".")
     if report.deleted:
-        lines.append("Deleted again: " + ", ".join(report.deleted) + ".")
+        lines.append("Deleted again: " + printable(", ".join(report.deleted)) + ".")
     if report.left:
-        lines.append(style.red("Left in the tenant (delete by hand): " + "; ".join(report.left)))
+        lines.append(style.red("Left in the tenant (delete by hand): " + printable("; ".join(report.left))))
     return "\n".join(lines)
 
 

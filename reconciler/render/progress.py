@@ -3,7 +3,8 @@
 On a terminal, a status line at the bottom shows done/total, the elapsed time and
 what is in flight, redrawn in place; finished changes scroll above it, one line
 each. Anywhere else (CI logs, pipes) only the one-line-per-change output is
-written, so logs stay plain. Thread-safe: apply's workers report into it.
+written, so logs stay plain. Thread-safe: apply's workers report into it. What is in
+flight is shown `printable`; finished lines come rendered (`render.text.render_outcome`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import threading
 import time
 from typing import TextIO
+
+from ..core.diagnostics import printable
 
 REDRAW_SECONDS = 0.5
 
@@ -43,7 +46,7 @@ class Progress:
 
     def started(self, what: str) -> None:
         with self._lock:
-            self._in_flight[threading.get_ident()] = what
+            self._in_flight[threading.get_ident()] = printable(what)  # it names key sets and kids
             self._redraw()
 
     def finished(self, line: str) -> None:

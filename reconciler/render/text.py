@@ -2,7 +2,8 @@
 
 Pure functions from data to strings; colour is a parameter (the CLI decides it
 from the terminal and NO_COLOR). Nothing here can see a secret value: changes
-carry secret *references* only.
+carry secret *references* only. Every `describe_*` line is `printable`: what the
+tenant says (ids, kids, x5t, statuses, messages) is shown escaped and cannot start a line.
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ def dates(nbf: int | None, exp: int | None) -> str:
 
 def describe_change(change: Change) -> str:
     """One line, without glyph: what Graph call this change makes, and why when it is not plain."""
+    return printable(_change_words(change))
+
+
+def _change_words(change: Change) -> str:
     why = f" ({change.detail})" if change.detail else ""
     if change.action is Action.CREATE_KEYSET:
         return f"key set {change.keyset_id}"
@@ -83,6 +88,10 @@ def describe_change(change: Change) -> str:
 
 def describe_active(view: ActiveKey, plan: Plan) -> str:
     """Which key B2C uses in a key set, now and once the plan is applied."""
+    return printable(_active_words(view, plan))
+
+
+def _active_words(view: ActiveKey, plan: Plan) -> str:
     now = f"key {view.now_kid}" if view.now_kid else "no key"
     if view.after_change is not None:
         key = plan.changes[view.after_change].key
@@ -101,15 +110,15 @@ def describe_live_key(key: LiveKey) -> str:
     use = getattr(key.use, "value", key.use) or "?"
     when = dates(key.nbf, key.exp)
     status = f", {key.status}" if key.status else ""
-    return f"{key.kty.value} {use}" + (f", {when}" if when else "") + status
+    return printable(f"{key.kty.value} {use}" + (f", {when}" if when else "") + status)
 
 
 def describe_unmanaged(item: Unmanaged) -> str:
     note = f" ({item.note})" if item.note else ""
     if item.kid is None:
-        return f"key set {item.keyset_id}{note}"
+        return printable(f"key set {item.keyset_id}{note}")
     detail = f": {describe_live_key(item.key)}" if item.key else ""
-    return f"key {item.kid} in {item.keyset_id}{detail}{note}"
+    return printable(f"key {item.kid} in {item.keyset_id}{detail}{note}")
 
 
 def duplicate_copies(item: Duplicate, live: LiveState) -> list[tuple[str, str]]:
@@ -128,8 +137,8 @@ def duplicate_copies(item: Duplicate, live: LiveState) -> list[tuple[str, str]]:
 def describe_duplicate(item: Duplicate, live: LiveState) -> str:
     """One line: the key kept, where, and its extra copies."""
     copies = ", ".join(f"{kid} ({what})" if what else kid for kid, what in duplicate_copies(item, live))
-    return (f"key {item.kids[0]} in {item.keyset_id} ({describe_live_key(item.key)}) is present again as "
-            f"key{'s' if len(item.extra) > 1 else ''} {copies}")
+    return printable(f"key {item.kids[0]} in {item.keyset_id} ({describe_live_key(item.key)}) is present again as "
+                     f"key{'s' if len(item.extra) > 1 else ''} {copies}")
 
 
 def duplicate_lines(plan: Plan, style: "Style") -> list[str]:
@@ -137,7 +146,7 @@ def duplicate_lines(plan: Plan, style: "Style") -> list[str]:
     lines: list[str] = []
     for item in plan.duplicates:
         lines += [f"  {style.red('!')} {describe_duplicate(item, plan.live)}",
-                  f"    fix: {how_to_fix(item, plan.changes)}"]
+                  f"    fix: {printable(how_to_fix(item, plan.changes))}"]
     return [f"{DUPLICATES_HEADING} ({DUPLICATES_WHY}):", ""] + lines + [""] if lines else []
 
 
@@ -188,7 +197,7 @@ def render_plan_text(plan: Plan, *, color: bool = False) -> str:
     if plan.warnings:
         lines.append("")
     for note in plan.notes:
-        lines.append(f"Note: {note}")
+        lines.append(f"Note: {printable(note)}")
         lines.append("")
     lines.append(style.bold(summary_line(plan)))
     return "\n".join(lines) + "\n"
@@ -210,10 +219,10 @@ def render_outcome(outcome, *, color: bool = False) -> str:
     if outcome.status is Status.DONE:
         verb = "found" if outcome.found else {Action.CREATE_KEYSET: "created", Action.DISABLE_KEY: "done",
                                               Action.DELETE_KEYSET: "done"}.get(outcome.change.action, "added")
-        extra = f" ({outcome.detail})" if outcome.detail else ""
+        extra = f" ({printable(outcome.detail)})" if outcome.detail else ""  # the kid Graph answered
         return f"{style.glyph(outcome.change.action)} {text}: {verb}{extra}"
     if outcome.status is Status.FAILED:
-        return f"{style.red('!')} {text}: {style.red('failed')}: {outcome.detail}"
+        return f"{style.red('!')} {text}: {style.red('failed')}: {printable(outcome.detail)}"
     return f"  {text}: not attempted"
 
 
@@ -236,7 +245,7 @@ def render_report(report, *, color: bool = False) -> str:
         if items:
             lines.append(f"{title}:")
             for o in items:
-                reason = f": {o.detail}" if o.detail else ""
+                reason = f": {printable(o.detail)}" if o.detail else ""
                 lines.append(f"  {o.change.action.glyph} {describe_change(o.change)}{reason}")
     if problems:
         lines += ["Found afterwards:"] + problems
