@@ -114,3 +114,11 @@ def test_export_validate_plan_on_a_tenant_populated_out_of_band(emu, env, tmp_pa
 
     code, stdout, _ = run(capsys, ["export"], env)  # to standard output, the same manifest
     assert code == 0 and stdout == text
+
+
+def test_names_yaml_would_misread_or_with_dots_are_exported_and_read_back(tmp_path):
+    live_state = LiveState(tuple(LiveKeySet(f"B2C_1A_{name}", (LiveKey("k", KeyType.RSA, KeyUse.SIG),))
+                                 for name in ("No", "1.5", "123", "My.Key", "on")))
+    result, state, planned = exported(live_state, tmp_path)
+    assert sorted(ks.id for ks in state.keysets) == sorted(ks.id for ks in live_state.keysets)
+    assert result.skipped == () and planned.changes == ()

@@ -5,7 +5,7 @@ import requests
 
 from reconciler.core import errors
 from reconciler.core.model import KeyType, KeyUse
-from reconciler.graph.answers import _created_id
+from reconciler.graph.answers import read_created_id
 from reconciler.graph.keyshape import parse_key
 from reconciler.graph.client import GraphClient
 from reconciler.graph.redact import scrub_error
@@ -144,7 +144,7 @@ def test_created_id_falls_back_to_the_location_header():
     response.status_code = 201
     response._content = b""
     response.headers["Location"] = "/trustFramework/keySets('B2C_1A_keyset1')"
-    assert _created_id(response) == "B2C_1A_keyset1"
+    assert read_created_id(response, "B2C_1A_keyset1") == "B2C_1A_keyset1"
 
 
 def test_an_echoed_secret_is_removed_from_graph_errors():

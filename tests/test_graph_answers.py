@@ -170,7 +170,7 @@ def test_an_unreadable_key_status_is_a_graph_error(emu, client, hooks):
 
 
 @pytest.mark.parametrize("value, expected", [
-    (1_700_000_000, 1_700_000_000), ("1700000000", 1_700_000_000), (" 42 ", 42), ("-5", -5), (0, 0),
+    (1_700_000_000, 1_700_000_000), ("1700000000", 1_700_000_000), (" 42 ", 42), ("+5", 5), (0, 0),
     (None, None), ("", None),
 ])
 def test_dates_are_integers_or_integral_strings(value, expected):

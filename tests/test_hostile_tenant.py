@@ -309,7 +309,8 @@ def test_the_escape_leaves_no_control_format_or_separator_character():
 
 KID = HOSTILE["escape-crlf"]
 OTHER_KID = HOSTILE["separators"] + HOSTILE["bidi"]
-X5T = "x5t" + HOSTILE["c0-c1-del"] + "\u202e"
+# a lone surrogate in an answer is refused when it is read (tests/test_hostile_answers.py): not here
+X5T = "x5t" + HOSTILE["c0-c1-del"].replace("\udc80", "") + "\u202e"
 MANIFEST = "version: 1\nkeySets:\n  - name: Sig\n    disableUnmanagedKeys: true\n    keys:\n" \
            "      - {kind: generate, kty: RSA, use: sig}\n"
 

@@ -54,8 +54,12 @@ CASES = [
     ("duplicate-mapping-key.yaml", "8:9", "duplicate key 'use' (first at line 7)"),
     ("duplicate-keyset-same-file.yaml", "8:5",
      "key set 'B2C_1A_Foo' is declared twice: also at duplicate-keyset-same-file.yaml:3:5"),
-    ("bad-name.yaml", "3:11", "key set name 'Foo.bak' may contain only letters, digits, '_' and '-'"),
+    ("bad-name.yaml", "3:11", "key set name 'Foo/bak' may contain only letters, digits, '_', '.' and '-'"),
+    ("reserved-backup-name.yaml", "3:11", "key set name 'Foo.BAK' is reserved: B2C keeps its backups of deleted "
+     "key sets as <id>.bak"),
     ("prefix-only-name.yaml", "3:11", "key set name must not be just the B2C_1A_ prefix"),
+    ("prefix-twice.yaml", "3:11", "key set name 'B2C_1A_b2c_1a_Foo' says B2C_1A_ twice: b2ckeys adds it once "
+     "(write 'Foo' or 'B2C_1A_Foo')"),
     ("reserved-lease-name.yaml", "3:11", "key set name 'b2c_1a_b2ckeyslock' is reserved: B2C_1A_B2CKeysLock is "
      "b2ckeys' tenant lease, held while apply writes"),
     ("bad-tenant.yaml", "2:9", "'tenant' must be a domain (contoso.onmicrosoft.com) or a tenant id (GUID)"),

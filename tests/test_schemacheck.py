@@ -83,7 +83,9 @@ keys = st.builds(
         {}, optional={"env": st.sampled_from(["A", "", 1]), "file": st.sampled_from(["a.pem", ""])}), max_size=4),
 )
 secret_ref = st.sampled_from([{"env": "A"}, {"file": "s.txt"}, {"env": ""}, {"env": "A", "file": "b"}])
-dates = st.sampled_from([1767225600, "2026-01-01T00:00:00Z", -1, 1.5, "soon"])
+dates = st.sampled_from([1767225600, "2026-01-01T00:00:00Z", -1, 1.5, "soon", 253402300799, 253402300800, 1e20, -0.5,
+                         "1969-12-31T23:59:59Z", "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+00:01",
+                         "2026-13-01T00:00:00Z", "2026-01-01T00:00:60Z", "2026-01-01t00:00:00+24:00"])
 valid_keys = st.one_of(
     st.fixed_dictionaries({"kind": st.just("generate"), "kty": st.sampled_from(["RSA", "oct", "rsa"]),
                            "use": st.sampled_from(["sig", "enc"])},
@@ -100,7 +102,8 @@ valid_keys = st.one_of(
 near_valid = st.fixed_dictionaries(
     {"version": st.sampled_from([1, 1, 1, 1, 1.0, True, "1", 2]),  # repeated: mostly right
      "keySets": st.lists(st.fixed_dictionaries(
-         {"name": st.sampled_from(["Signing", "B2C_1A_X", "Other", "Fb-1", "a b", 3]),
+         {"name": st.sampled_from(["Signing", "B2C_1A_X", "Other", "Fb-1", "a b", 3, "My.Key", "A" * 193, "A" * 194,
+                                   "b2c_1a_" + "A" * 193, "B2C_1A_" + "A" * 194]),
           "keys": st.lists(valid_keys | valid_keys | valid_keys | keys, max_size=3)},
          optional={ "protect": st.booleans() | st.none(),
                    "disableUnmanagedKeys": st.sampled_from([True, 0])}), max_size=3)},

@@ -42,6 +42,11 @@ def is_internal(keyset_id_: str) -> bool:
     return is_backup(keyset_id_) or keyset_id_.upper() == LEASE_KEYSET_ID.upper()
 
 
+# The epoch seconds b2ckeys takes, in a manifest or from Graph: B2C's nbf and exp are Edm.Int64
+# from 0 (1970-01-01T00:00:00Z), and every date is shown in RFC 3339, whose years end at 9999.
+EPOCH_MIN, EPOCH_MAX = 0, 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
 def format_time(epoch: int | None) -> str:
     """Epoch seconds as RFC 3339 in UTC, e.g. 2026-01-01T00:00:00Z; "-" for none."""
     if epoch is None:

@@ -4,11 +4,14 @@ tolerated are `reconciler.graph.keyshape`'s), a list page, an error answer as ou
 scrubbed, cut short), the id a create answer names, and what a failed getActiveKey says.
 
 A 2xx answer b2ckeys cannot read (empty, not JSON, a key without kty, a date that is not
-epoch seconds) is a `GraphAnswerUnreadable` naming the request and what is wrong; after a
-write it is ambiguous (`reconciler.graph.retry`): the write may have taken effect.
+epoch seconds, a key set other than the one asked for, ids in a list that differ only in
+case) is a `GraphAnswerUnreadable` naming the request and what is wrong; after a write it is
+ambiguous (`reconciler.graph.retry`): the write may have taken effect.
 """
 
 from __future__ import annotations
+
+from urllib.parse import unquote
 
 import requests
 
@@ -16,7 +19,7 @@ from ..core import errors
 from ..core.diagnostics import printable
 from ..core.model import LiveKey, LiveKeySet
 from . import redact
-from .keyshape import carries_keys, keyset_id, kind_of, parse_key, parse_keyset
+from .keyshape import carries_keys, keyset_id, kind_of, parse_key, parse_keyset, unicode_text
 from .retry import BUSY_CODES, is_transient, parse_retry_after
 
 MAX_ERROR_MESSAGE = 300
@@ -72,23 +75,34 @@ def _parse_error_body(response: requests.Response) -> tuple[str | None, str, str
     return (None if code is None else clean(code)), clean(error.get("message") or response.reason or "no message"), request_id
 
 
-def _created_id(response: requests.Response) -> str:
-    """The id a create answer names: its body's `id`, else its `Location` header."""
+def read_created_id(response: requests.Response, asked: str) -> str:
+    """The id a create answer names (its body's `id`, else its `Location` header), which must
+    be `asked` in some case: keys are added next to the id it names, and a key set other than
+    the one asked for (B2C_1A_TokenSigningKeyContainer, say) must never receive them."""
+    path = "/trustFramework/keySets"
     try:
         body = response.json()
     except (ValueError, RecursionError):
         body = None
     created = body.get("id") if isinstance(body, dict) else None
-    if isinstance(created, str) and created.strip():
-        return created
-    location = response.headers.get("Location", "")
-    # "/trustFramework/keySets('B2C_1A_keyset1')" or ".../keySets/B2C_1A_keyset1"
-    tail = location.rstrip("/").rsplit("/", 1)[-1]
-    if "('" in tail:
-        tail = tail.split("('", 1)[1].rstrip("')")
-    if not tail:
-        raise unreadable(response, "POST", "/trustFramework/keySets", "the create answer names no key set id")
-    return tail
+    if created is not None and not isinstance(created, str):
+        raise unreadable(response, "POST", path, f"the create answer's id is {kind_of(created)}, not a string")
+    if not (created or "").strip():
+        location = response.headers.get("Location", "")
+        # "/trustFramework/keySets('B2C_1A_keyset1')" or ".../keySets/B2C_1A_keyset1"
+        created = location.rstrip("/").rsplit("/", 1)[-1]
+        if "('" in created:
+            created = unquote(created.split("('", 1)[1].rstrip("')"))
+    if not created:
+        raise unreadable(response, "POST", path, "the create answer names no key set id")
+    try:
+        unicode_text(created, "the create answer's id")
+    except errors.GraphAnswerUnreadable as e:
+        raise unreadable(response, "POST", path, e.graph_message) from None
+    if created.upper() != asked.upper():
+        raise unreadable(response, "POST", path, f"the create answer names key set '{printable(created)[:200]}', "
+                                                 f"not {asked} as asked")
+    return created
 
 
 def read_key(response: requests.Response, method: str, path: str) -> LiveKey:
@@ -113,12 +127,33 @@ def read_active_key(response: requests.Response, path: str) -> LiveKey | None:
         raise unreadable(response, "GET", path, e.graph_message) from None
 
 
-def read_keyset(response: requests.Response, path: str) -> LiveKeySet:
-    """One key set (GET), which must carry its keys."""
+def read_key_status(response: requests.Response, path: str) -> str | None:
+    """`status` of a keys_v2 answer (the documented example wraps the key in "value")."""
+    data = read_json(response, "GET", path)
+    if isinstance(data, dict) and isinstance(data.get("value"), dict):
+        data = data["value"]
+    if not isinstance(data, dict):
+        raise unreadable(response, "GET", path, f"it is {kind_of(data)}, not a JSON object")
+    status = data.get("status")
+    if status is not None and not isinstance(status, str):
+        raise unreadable(response, "GET", path, f"the key's status is {kind_of(status)}, not a string")
+    if not status:
+        return None
     try:
-        return parse_keyset(_json(response))
+        return unicode_text(status, "the key's status")
     except errors.GraphAnswerUnreadable as e:
         raise unreadable(response, "GET", path, e.graph_message) from None
+
+
+def read_keyset(response: requests.Response, path: str, asked: str) -> LiveKeySet:
+    """One key set (GET of `asked`), which must carry its keys and be the one asked for."""
+    try:
+        found = parse_keyset(_json(response))
+    except errors.GraphAnswerUnreadable as e:
+        raise unreadable(response, "GET", path, e.graph_message) from None
+    if found.id.upper() != asked.upper():
+        raise unreadable(response, "GET", path, f"it is key set '{printable(found.id)[:200]}', not {printable(asked)[:200]}")
+    return found
 
 
 def read_page(response: requests.Response, path: str) -> tuple[list, str | None]:
@@ -145,6 +180,30 @@ def read_listed(item, response: requests.Response, path: str) -> LiveKeySet | st
         return parse_keyset(item) if carries_keys(item) else found
     except errors.GraphAnswerUnreadable as e:
         raise unreadable(response, "GET", path, e.graph_message) from None
+
+
+class ListedKeySets:
+    """The key sets of a list, in order. One listed twice alike (pages that overlap) is kept
+    once. Ids that differ only in case are unreadable, not one of them dropped: Graph's ids
+    are case-insensitive, so a tenant cannot hold both, and which one a request by id reaches
+    (to add a key, to disable one, to delete) is unknown. So is a key set listed twice with
+    different keys."""
+
+    def __init__(self, path: str):
+        self.path, self.keysets, self._seen = path, [], {}
+
+    def add(self, keyset: LiveKeySet, response: requests.Response) -> None:
+        earlier = self._seen.setdefault(keyset.id.upper(), keyset)
+        if earlier is keyset:
+            self.keysets.append(keyset)
+            return
+        first, second = printable(earlier.id)[:200], printable(keyset.id)[:200]
+        if earlier.id != keyset.id:
+            raise unreadable(response, "GET", self.path, f"key sets '{first}' and '{second}' differ only in case, "
+                             "which Graph's ids cannot: which of them a request names is unknown")
+        if earlier != keyset:
+            raise unreadable(response, "GET", self.path, f"key set '{first}' is listed twice, with different keys "
+                             "(was it changed while the list was read? run the command again)")
 
 
 def read_json(response: requests.Response, method: str, path: str):

@@ -20,10 +20,10 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 
 from ..core import errors
-from ..core.model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState, strip_prefix
+from ..core.model import KEYSET_PREFIX, KeyType, KeyUse, LiveKey, LiveKeySet, LiveState, strip_prefix
 from . import redact
-from .answers import (MAX_ERROR_MESSAGE, _created_id, active_key_verdict, error_from_response, read_active_key,
-                      read_key, read_keyset, read_listed, read_page, unreadable)
+from .answers import (MAX_ERROR_MESSAGE, ListedKeySets, active_key_verdict, error_from_response, read_active_key,
+                      read_created_id, read_key, read_keyset, read_listed, read_page, unreadable)
 from .lifecycle import LifecycleVerbs
 from .pacing import Pacer, Unpaced
 from .redact import scrub_error
@@ -103,27 +103,27 @@ class GraphClient(LifecycleVerbs):
         # is read, so each page costs one round trip and little more.
         path = "/trustFramework/keySets"
         pages = list(self._paged(path))
-        keysets = []
+        listing = ListedKeySets(path)  # ids that differ only in case are an error, not one dropped
         for response, items in pages:
             for item in items:
                 listed = read_listed(item, response, path)
                 if isinstance(listed, str):  # no keys in the list: ask the key set itself
                     listed = self.get_keyset(listed)
                 if listed is not None:  # None: deleted since the list was read
-                    keysets.append(listed)
-        return LiveState(tuple(keysets))
+                    listing.add(listed, response)
+        return LiveState(tuple(listing.keysets))
 
     def get_keyset(self, keyset_id: str) -> LiveKeySet | None:
         path = _keyset_path(keyset_id)
         try:
-            return read_keyset(self._call("GET", path), path)
+            return read_keyset(self._call("GET", path), path, keyset_id)
         except errors.GraphNotFound:
             return None
 
     def create_keyset(self, name: str) -> str:
         """Creates key set `name` (prefix stripped first) and returns the id the service chose."""
         response = self._call("POST", "/trustFramework/keySets", body={"id": strip_prefix(name)})
-        return _created_id(response)
+        return read_created_id(response, KEYSET_PREFIX + strip_prefix(name))
 
     def delete_keyset(self, keyset_id: str) -> None:
         self._call("DELETE", _keyset_path(keyset_id))

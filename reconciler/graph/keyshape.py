@@ -2,10 +2,12 @@
 
 What is tolerated: kty in any case, nbf/exp as integers or as strings of an integer (the
 uploadSecret example sends strings), `status`, `x5t` and `kid` absent (getActiveKey's
-documented example has no kid). Anything else (no kty, a date that is not epoch seconds, a
-field of the wrong type) is a `GraphAnswerUnreadable` saying what is wrong; the caller adds
-the request it came from (`reconciler.graph.answers`). A value from the answer is never
-quoted in a message, since it could echo a secret; only key set ids are.
+documented example has no kid). Anything else (no kty, a date that is not epoch seconds or
+is outside what b2ckeys takes, `EPOCH_MIN` to `EPOCH_MAX`, a field of the wrong type, text
+with a lone surrogate, which no request path or output could carry) is a
+`GraphAnswerUnreadable` saying what is wrong; the caller adds the request it came from
+(`reconciler.graph.answers`). A value from the answer is never quoted in a message, since
+it could echo a secret; only key set ids are.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import re
 
 from ..core.diagnostics import printable
 from ..core.errors import GraphAnswerUnreadable
-from ..core.model import KeyType, KeyUse, LiveKey, LiveKeySet
+from ..core.model import EPOCH_MAX, EPOCH_MIN, KeyType, KeyUse, LiveKey, LiveKeySet
 
-_WHOLE_NUMBER = re.compile(r"\s*[+-]?\d{1,19}\s*")  # an Int64 written as a string
+_WHOLE_NUMBER = re.compile(r"\s*[+-]?[0-9]{1,19}\s*")  # an Int64 written as a string
+_RANGE = f"outside {EPOCH_MIN} to {EPOCH_MAX} epoch seconds (1970 to the year 9999)"
 
 
 def parse_key(data) -> LiveKey:
@@ -49,12 +52,20 @@ def carries_keys(data: dict) -> bool:
 
 
 def keyset_id(data) -> str:
-    """The id of a key set's JSON, shown printable; unreadable without one."""
+    """The id of a key set's JSON; unreadable without one, or with one no request path
+    could name (text that is not Unicode, `.` or `..`, which a URL would resolve away)."""
     if not isinstance(data, dict):
         raise GraphAnswerUnreadable(f"a key set is {kind_of(data)}, not a JSON object")
     found = data.get("id")
-    if not isinstance(found, str) or not found.strip():
+    if found is None:
         raise GraphAnswerUnreadable("a key set has no id")
+    if not isinstance(found, str):
+        raise GraphAnswerUnreadable(f"a key set's id is {kind_of(found)}, not a string")
+    if not found.strip():
+        raise GraphAnswerUnreadable("a key set's id is blank")
+    unicode_text(found, "a key set's id")
+    if found in (".", ".."):
+        raise GraphAnswerUnreadable(f"a key set's id is '{found}', a path segment, not a key set id")
     return found
 
 
@@ -76,15 +87,31 @@ def parse_keyset(data) -> LiveKeySet:
 
 
 def epoch(value, name: str) -> int | None:
-    """NumericDate: an integer, or a string of one; absent, null or "" is no date."""
+    """NumericDate: an integer, or a string of one, from `EPOCH_MIN` to `EPOCH_MAX` (B2C's
+    Edm.Int64 dates start at 0; RFC 3339, in which dates are shown, ends with the year 9999);
+    absent, null or "" is no date."""
     if value is None or value == "":
         return None
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value):
-        return int(value)
-    what = "a string that is not a whole number" if isinstance(value, str) else kind_of(value)
-    raise GraphAnswerUnreadable(f"a key's {name} is {what}, not epoch seconds")
+        found = value
+    elif isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value):
+        found = int(value)
+    else:
+        what = "a string that is not a whole number" if isinstance(value, str) else kind_of(value)
+        raise GraphAnswerUnreadable(f"a key's {name} is {what}, not epoch seconds")
+    if not EPOCH_MIN <= found <= EPOCH_MAX:
+        raise GraphAnswerUnreadable(f"a key's {name} is {_RANGE}")
+    return found
+
+
+def unicode_text(value: str, what: str) -> str:
+    """`value`, unless it holds a lone surrogate (JSON's "\\ud800"): such text cannot be
+    encoded, so it could neither name a request's path nor be printed."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise GraphAnswerUnreadable(f"{what} is not valid Unicode text") from None
+    return value
 
 
 def kind_of(value) -> str:
@@ -96,7 +123,9 @@ def kind_of(value) -> str:
     if isinstance(value, int):
         return "a number"
     if isinstance(value, float):
-        return "a fractional number" if not value.is_integer() else "a number with a decimal point"
+        if value != value or value in (float("inf"), float("-inf")):
+            return "a number that is not finite"
+        return "a fractional number" if not value.is_integer() else "a number with a decimal point or an exponent"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
@@ -106,6 +135,8 @@ def kind_of(value) -> str:
 
 def _text(data: dict, name: str) -> str | None:
     value = data.get(name)
-    if value is None or isinstance(value, str):
+    if value is None:
         return value
+    if isinstance(value, str):
+        return unicode_text(value, f"a key's {name}")
     raise GraphAnswerUnreadable(f"a key's {name} is {kind_of(value)}, not a string")

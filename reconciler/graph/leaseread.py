@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from ..core.diagnostics import printable
-from ..core.errors import GraphError, GraphNotFound, LeaseLost
+from ..core.errors import GraphAnswerUnreadable, GraphError, GraphNotFound, LeaseLost
 from ..core.model import LEASE_KEYSET_ID, format_time
+from .keyshape import epoch
 from .leasecert import certificate_facts
 from .retry import is_ambiguous
 
@@ -55,7 +56,7 @@ def read_lease(client) -> LeaseInfo | None:
         data = client._call("GET", _path(LEASE_KEYSET_ID)).json()
     except GraphNotFound:
         return None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's recursion limit
         raise GraphError("Graph sent the tenant lease in a shape b2ckeys does not understand") from None
     keys = [k for k in (data.get("keys") or ()) if isinstance(k, dict)] if isinstance(data, dict) else []
     if not keys:
@@ -100,13 +101,11 @@ def force_unlock(client, lock_id: str) -> LeaseInfo:
 
 
 def _epoch(value) -> int | None:
-    if isinstance(value, bool):
+    """A date of the lease's key, or None when it is not one b2ckeys takes (`keyshape.epoch`)."""
+    try:
+        return epoch(value, "date")
+    except GraphAnswerUnreadable:
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
 
 
 def _path(keyset_id: str) -> str:

@@ -10,8 +10,7 @@ from urllib.parse import quote
 
 from ..core.errors import GraphError
 from ..core.model import LiveKey
-from .answers import read_json, read_key, unreadable
-from .keyshape import kind_of
+from .answers import read_key, read_key_status
 from .redact import scrub_error
 
 
@@ -39,16 +38,7 @@ class LifecycleVerbs:
     def key_status(self, keyset_id: str, kid: str) -> str | None:
         """`status` of one key from `GET …/keys_v2/{kid}` (the list answer may leave it out)."""
         path = _key_path(keyset_id, kid)
-        response = self._call("GET", path)
-        data = read_json(response, "GET", path)
-        if isinstance(data, dict) and isinstance(data.get("value"), dict):  # the documented example wraps the key in "value"
-            data = data["value"]
-        if not isinstance(data, dict):
-            raise unreadable(response, "GET", path, f"it is {kind_of(data)}, not a JSON object")
-        status = data.get("status")
-        if status is not None and not isinstance(status, str):
-            raise unreadable(response, "GET", path, f"the key's status is {kind_of(status)}, not a string")
-        return status or None
+        return read_key_status(self._call("GET", path), path)
 
     def disable_key(self, keyset_id: str, kid: str) -> None:
         """`PATCH …/keys_v2/{kid}` `{"status": "disabled"}` (204)."""

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Callable, Mapping
 
 from ..core.diagnostics import Diagnostic, Severity
 from ..core.errors import ManifestError
-from ..core.model import DesiredKey, DesiredState, KeyKind, SecretRef
+from ..core.model import EPOCH_MIN, DesiredKey, DesiredState, KeyKind, SecretRef
 from . import secrets
 from .confine import read_regular_file
 
@@ -61,8 +61,11 @@ def facts_of(cert: x509.Certificate) -> CertificateFacts:
     if not isinstance(cert.public_key(), rsa.RSAPublicKey):
         raise CertificateProblem("holds a certificate whose key is not RSA; B2C takes RSA certificates only")
     der = cert.public_bytes(Encoding.DER)
-    return CertificateFacts(thumbprint(der), int(cert.not_valid_before_utc.timestamp()),
-                            int(cert.not_valid_after_utc.timestamp()), der)
+    nbf = int(cert.not_valid_before_utc.timestamp())
+    if nbf < EPOCH_MIN:  # its key would take this nbf, and b2ckeys could not read the key back
+        raise CertificateProblem("holds a certificate valid from before 1970 (notBefore); B2C's dates start at "
+                                 "1970-01-01T00:00:00Z: issue one valid from 1970 or later")
+    return CertificateFacts(thumbprint(der), nbf, int(cert.not_valid_after_utc.timestamp()), der)
 
 
 def parse_certificate(data: bytes) -> CertificateFacts:

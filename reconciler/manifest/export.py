@@ -28,12 +28,12 @@ import re
 from dataclasses import dataclass
 
 from ..core.diagnostics import printable
-from ..core.model import KEYSET_PREFIX, KeyType, LiveKey, LiveKeySet, LiveState, format_time, is_internal, strip_prefix
+from ..core.model import (EPOCH_MAX, EPOCH_MIN, KEYSET_PREFIX, KeyType, LiveKey, LiveKeySet, LiveState, format_time,
+                          is_internal, strip_prefix)
+from . import names
 
 DEFAULT_SCHEMA_REF = "../schemas/keysets.schema.json"
 SCHEMA_IN_REPO = os.path.join("schemas", "keysets.schema.json")
-_NAME = re.compile(r"[A-Za-z0-9_-]+")
-_MAX_TIME = 253402300799  # the schema's bound: 9999-12-31T23:59:59Z
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def export_manifest(live: LiveState, *, schema_ref: str = DEFAULT_SCHEMA_REF, te
             body.append(f"  # {printable(keyset.id)}: not exported: {printable(why)}; it stays unmanaged.")
             continue
         name = strip_prefix(keyset.id)
-        body += [f"  - name: {name}", "    keys:"]
+        body += [f"  - name: {names.as_yaml(name)}", "    keys:"]
         kept: dict[tuple, LiveKey] = {key.identity: key for key in keyset.keys}  # of copies, the last listed
         for key in sorted(keyset.keys, key=_key_order):
             first = kept[key.identity]
@@ -116,8 +116,9 @@ def export_manifest(live: LiveState, *, schema_ref: str = DEFAULT_SCHEMA_REF, te
 def _cannot_export(keyset: LiveKeySet) -> str | None:
     if keyset.id[: len(KEYSET_PREFIX)].upper() != KEYSET_PREFIX.upper():
         return f"its id does not start with {KEYSET_PREFIX}"
-    if not _NAME.fullmatch(strip_prefix(keyset.id)):  # `$` of match() would let a final line break through
-        return "its name has characters a manifest cannot declare (letters, digits, '_' and '-' only)"
+    if not names.fits(keyset.id):
+        return (f"its name is not one a manifest can declare ({names.CHARACTERS}, at most {names.MAX_NAME} "
+                f"after {KEYSET_PREFIX})")
     if not keyset.keys:
         return "it has no keys, and a manifest key set needs at least one"
     if len({k.kty for k in keyset.keys}) > 1:
@@ -129,7 +130,7 @@ def _cannot_export(keyset: LiveKeySet) -> str | None:
         return f"its keys have use {sorted(uses)[0]!r}, not sig or enc"
     for key in keyset.keys:
         for value in (key.nbf, key.exp):
-            if value is not None and not 0 <= value <= _MAX_TIME:
+            if value is not None and not EPOCH_MIN <= value <= EPOCH_MAX:
                 return f"key {key.kid} has a date a manifest cannot express ({value})"
         if key.nbf is not None and key.exp is not None and key.nbf >= key.exp:
             return f"key {key.kid} has nbf not before exp, which a manifest cannot declare"

@@ -1,10 +1,10 @@
 """Manifests → `DesiredState`: load the files (`files` finds them), check them, merge them.
 
 Each file is read with locations (`yamlload`), checked against the JSON Schema
-(`schema`), then checked for what the schema cannot say: dates, a key set
+(`schema`), then checked for what the schema cannot say: dates (`dates`), a key set
 declared twice (in one file or across files), RSA and oct keys or sig and enc
 keys in one key set, the same key twice, different tenants or `prune` settings,
-rotation settings, the key set name b2ckeys keeps for its lease, a `{file: PATH}`
+rotation settings, the key set names b2ckeys keeps to itself (`names`), a `{file: PATH}`
 (secret, password, certificate or PKCS#12 file) that leads out of the repository
 (`reconciler.manifest.confine`). Every error of
 every file is collected and raised together as one `ManifestError`. Certificate
@@ -17,14 +17,12 @@ import contextlib
 import gc
 import os
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Sequence
 
 from ..core.diagnostics import Diagnostic, Location, Severity
 from ..core.errors import ConfigError, ManifestError
 from ..core.model import (
     KEYSET_PREFIX,
-    LEASE_KEYSET_ID,
     DesiredKey,
     DesiredKeySet,
     DesiredState,
@@ -33,12 +31,13 @@ from ..core.model import (
     KeyUse,
     Rotation,
     SecretRef,
-    is_internal,
     keyset_id,
     strip_prefix,
 )
 from .confine import SECRETS_ROOT_VARIABLE, repository_root
+from .dates import DateRefused, to_epoch
 from .files import find_manifest_files
+from .names import reserved
 from .schema import validate
 from .secrets import confinement_problem
 from .yamlload import load_document
@@ -178,9 +177,9 @@ class _FileChecker:
         if not name:
             self._emit(_error(self.doc.at(path + ("name",)), f"key set name must not be just the {KEYSET_PREFIX} prefix"))
             return None
-        if is_internal(keyset_id(name)):
-            self._emit(_error(self.doc.at(path + ("name",)), f"key set name '{item['name']}' is reserved: "
-                              f"{LEASE_KEYSET_ID} is b2ckeys' tenant lease, held while apply writes"))
+        why = reserved(name)
+        if why:
+            self._emit(_error(self.doc.at(path + ("name",)), f"key set name '{item['name']}' {why}"))
             return None
         listed = item.get("keys")
         keys = [self._key(path + ("keys", j), k) for j, k in enumerate(listed if isinstance(listed, list) else [])]
@@ -245,17 +244,15 @@ class _FileChecker:
         return Rotation(lifetime, renew)
 
     def _epoch(self, path: Path, item: dict) -> Any:
-        """Epoch seconds, None when absent, _INVALID (reported) when not a real date."""
+        """Epoch seconds, None when absent, _INVALID (reported) when not a date B2C takes
+        (`reconciler.manifest.dates`: no such day, or outside 1970 to the year 9999)."""
         value = item.get(path[-1])
-        if value is None or isinstance(value, int):
-            return value
-        if isinstance(value, float):
-            return int(value)
+        if value is None:
+            return None
         try:
-            text = value.upper().replace(" ", "T").replace("Z", "+00:00")  # the schema checked the shape
-            return int(datetime.fromisoformat(text).timestamp())
-        except (ValueError, OverflowError, OSError):
-            self._emit(_error(self.doc.at(path), f"'{path[-1]}' is not a valid date-time (no such day or time)"))
+            return to_epoch(value)
+        except DateRefused as e:
+            self._emit(_error(self.doc.at(path), f"'{path[-1]}' {e}"))
             return _INVALID
 
     def _check_keys(self, kid: str, keys: list[DesiredKey]) -> None:

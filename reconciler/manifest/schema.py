@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
 
 from ..core.diagnostics import Diagnostic, Severity, shown
 from ..core.shipped import shipped_file
+from . import names
+from .dates import RANGE, TIME_FORMAT, DateRefused, to_epoch
 from .schemacheck import compile_check
 from .yamltree import Document, Path
 
@@ -35,14 +37,9 @@ LITERAL_PASSWORD = (
     "password: {env: NAME} or password: {file: path/to/file}"
 )
 _SECRET_FIELDS = ("value", "password")  # what is written under these may be a literal secret
-TIME_FORMAT = (
-    "must be an RFC 3339 date-time with a timezone and whole seconds "
-    "(2026-01-01T00:00:00Z, 2026-01-01T01:00:00+01:00) or epoch seconds"
-)
 _ECHO = {"kind", "kty", "use", "version", "name"}  # values safe to quote back
 _TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "a whole number"}
 _PATTERN_MESSAGES = {
-    "name": "may contain only letters, digits, '_' and '-', after an optional B2C_1A_ prefix",
     "tenant": "must be a domain (contoso.onmicrosoft.com) or a tenant id (GUID)",
     "env": "must be an environment variable name (letters, digits and '_', not starting with a digit)",
     "lifetime": "must be a whole number of days or hours, e.g. 180d or 12h",
@@ -153,6 +150,8 @@ def _problems(doc: Document, error: ValidationError) -> Iterator[Problem]:
     elif kind == "required":
         for name in (n for n in error.validator_value if n not in inst):
             yield at(path, f"missing required property '{name}'{_REQUIRED_HINTS.get(name, '')}")
+    elif kind in ("minimum", "maximum") and isinstance(inst, float) and not inst.is_integer():
+        return  # not a whole number: the type's message says what a date may be
     elif kind == "not" and isinstance(inst, dict):
         for name in error.validator_value.get("required", []):
             hint = _NOT_ALLOWED_HINTS.get((inst.get("kind"), name), "")
@@ -165,7 +164,7 @@ def _message(error: ValidationError, path: Path) -> str:
     field, inst, kind, expected = _field(path), error.instance, error.validator, error.validator_value
     what = _describe(path)
     if field in ("nbf", "exp") and kind in ("type", "pattern"):
-        return f"{what} {TIME_FORMAT}"
+        return f"{what} {_date_problem(inst) if kind == 'pattern' else TIME_FORMAT}"
     if kind == "type":
         if field in _SECRET_FIELDS and not isinstance(inst, (dict, list)):
             return LITERAL_SECRET if field == "value" else LITERAL_PASSWORD
@@ -176,6 +175,8 @@ def _message(error: ValidationError, path: Path) -> str:
     if kind == "const":
         hint = " (B2C uploads certificates as signing keys)" if field == "use" else ""
         return f"{what} must be {expected}{_got(field, inst)}{hint}"
+    if kind == "pattern" and (field == "name" or path[-2:-1] == ("protect",)) and isinstance(inst, str):
+        return f"{_describe(path, quote=True, value=inst)} {names.pattern_problem(inst)}"
     if kind == "pattern":
         return f"{_describe(path, quote=True, value=inst)} {_PATTERN_MESSAGES.get(field, 'has the wrong form')}"
     if kind == "minItems":
@@ -187,8 +188,17 @@ def _message(error: ValidationError, path: Path) -> str:
     if kind == "maxLength":
         return f"{what} must be at most {expected} characters long"
     if kind in ("minimum", "maximum"):
-        return f"{what} must be between 0 and 253402300799 epoch seconds (the year 9999)"
+        return f"{what} {RANGE}"
     return f"{what} does not match the schema ({kind})"
+
+
+def _date_problem(text: str) -> str:
+    """What is wrong with a date the schema's pattern refused, in `dates`' words."""
+    try:
+        to_epoch(text)
+    except DateRefused as e:
+        return str(e)
+    return TIME_FORMAT  # not reached: the pattern refuses nothing `dates` takes
 
 
 def _allowed(schema: dict, inst: Any) -> list[str]:

@@ -4,8 +4,11 @@ No network, no Graph. `problem()` says whether a reference can be resolved now
 (validate reports it as a warning: pull-request checks run without secrets;
 apply reports it as an error before any Graph call). `resolve()` returns the
 value. A file is read only when it is a regular file inside its reference's
-root (`reconciler.manifest.confine`), checked again just before it is opened. No message
-here ever contains a secret value or a file's content.
+root (`reconciler.manifest.confine`), checked again just before it is opened. One rule for
+both sources: one trailing line break (`\n` or `\r\n`) is not part of the secret, since
+editors end a file with one and `echo` ends a variable with one; `secret_warnings` says so
+at each variable that has one, since a variable is set by hand less often than a file is
+saved. No message here ever contains a secret value or a file's content.
 """
 
 from __future__ import annotations
@@ -45,6 +48,21 @@ def missing_secret_diagnostics(
             message = problem(key.secret, environ) if key.secret is not None else None
             if message is not None:
                 found.append(Diagnostic(severity, message, key.secret.location))
+    return found
+
+
+def secret_warnings(state: DesiredState, environ: Mapping[str, str] = os.environ) -> list[Diagnostic]:
+    """What validate and apply warn about before using the secrets: files others may read
+    (`loose_file_warnings`), and each variable whose trailing line break will not be uploaded."""
+    found = loose_file_warnings(state)
+    for keyset in state.keysets:
+        for key in keyset.keys:
+            ref = key.secret
+            value = environ.get(ref.name) if ref is not None and ref.source == "env" else None
+            if value is not None and _without_line_break(value) != value:
+                found.append(Diagnostic(Severity.WARNING, f"environment variable {ref.name} ends with a line break, "
+                                        "which b2ckeys drops: one trailing line break is never part of a secret, "
+                                        "a variable's as a file's", ref.location))
     return found
 
 
@@ -108,6 +126,7 @@ def _read_env(name: str, environ: Mapping[str, str]) -> tuple[str, None] | tuple
     value = environ.get(name)
     if value is None:
         return None, f"environment variable {name} is not set"
+    value = _without_line_break(value)
     if value == "":
         return None, f"environment variable {name} is empty"
     return value, None
@@ -128,7 +147,12 @@ def _read_file(path: str) -> tuple[str, None] | tuple[None, str]:
         value = raw.decode("utf-8-sig")  # a BOM (Windows editors) is not part of the secret
     except UnicodeDecodeError:
         return None, f"secret file {path} is not valid UTF-8"
-    value = value[:-2] if value.endswith("\r\n") else value[:-1] if value.endswith("\n") else value
+    value = _without_line_break(value)
     if value == "":
         return None, f"secret file {path} is empty"
     return value, None
+
+
+def _without_line_break(value: str) -> str:
+    """`value` without one trailing line break, the rule for every secret."""
+    return value[:-2] if value.endswith("\r\n") else value[:-1] if value.endswith("\n") else value

@@ -12,7 +12,7 @@ from dataclasses import replace
 from ..core.diagnostics import printable
 from ..core.errors import ApplyRefused
 from ..manifest.confine import SECRETS_ROOT_VARIABLE
-from ..manifest.secrets import loose_file_warnings
+from ..manifest.secrets import secret_warnings
 from ..plan import planfile
 from ..plan.data import live_data, plan_data
 from ..plan.livediff import live_changes
@@ -27,7 +27,7 @@ def load_saved_plan(session: Session, path: str, *, workers: int = 1) -> Planned
     paths = [str(p) for p in saved["manifests"].get("paths") or ()]
     policies = [str(p) for p in saved["manifests"].get("policies") or ()]
     state = session.load(paths, policies=policies)
-    session.report(loose_file_warnings(state))
+    session.report(secret_warnings(state, session.environ))
     changed = planfile.manifest_differences(saved["manifests"], planfile.manifest_record(state, paths, policies))
     if changed:
         raise ApplyRefused(_stale(path, "the manifests changed since the plan was made", changed))

@@ -38,7 +38,7 @@ from ..graph.settings import from_environment as settings_from
 from ..manifest import background
 from ..manifest.export import ExportResult, export_manifest
 from ..manifest.files import DEFAULT_PATHS
-from ..manifest.secrets import loose_file_warnings, missing_secret_diagnostics, resolve
+from ..manifest.secrets import missing_secret_diagnostics, resolve, secret_warnings
 from ..manifest.state import load_state
 from ..plan import planner
 from ..plan.data import live_data
@@ -110,9 +110,10 @@ class Session:
         return state
 
     def check_secrets(self, state: DesiredState) -> None:
-        """Before any call to Graph that writes: secret files others may read are reported,
-        and every secret must be there (ManifestError)."""
-        self.report(loose_file_warnings(state))
+        """Before any call to Graph that writes: secret files others may read and variables
+        whose trailing line break is dropped are reported, and every secret must be there
+        (ManifestError)."""
+        self.report(secret_warnings(state, self.environ))
         self.require_secrets(state)
 
     def require_secrets(self, state: DesiredState) -> None:
