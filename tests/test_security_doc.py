@@ -35,7 +35,7 @@ def test_the_new_security_test_files_are_all_referenced():
     named = {f"{file}::{name}" for file, name in named_tests()}
     for file in ("test_hostile_yaml.py", "test_secret_files.py", "test_secret_hygiene.py",
                  "test_transport_security.py", "test_fuzz.py", "test_hostile_policies.py",
-                 "test_certificate_files.py", "test_markdown_safety.py"):
+                 "test_certificate_files.py", "test_markdown_safety.py", "test_hostile_answers.py"):
         tree = ast.parse((ROOT / "tests" / file).read_text())
         tests = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
         unmapped = [t for t in tests if f"tests/{file}::{t}" not in named]

@@ -146,7 +146,8 @@ class TokenProvider:
                     identity = (msal.UserAssignedManagedIdentity(client_id=uid) if uid
                                 else msal.SystemAssignedManagedIdentity())
                     self._client = msal.ManagedIdentityClient(
-                        identity, http_client=Session(verify=s.verify, timeout=MANAGED_IDENTITY_TIMEOUT))
+                        identity, http_client=Session(verify=s.verify, timeout=MANAGED_IDENTITY_TIMEOUT,
+                                                        deadline=s.deadline))
                 else:
                     host = urlsplit(s.authority_host).hostname or ""
                     self._client = msal.ConfidentialClientApplication(
@@ -154,7 +155,7 @@ class TokenProvider:
                         client_credential=self.credential.msal_credential,
                         authority=s.authority,
                         instance_discovery=host in MICROSOFT_LOGIN_HOSTS,
-                        http_client=Session(verify=s.verify, timeout=LOGIN_TIMEOUT_SECONDS),
+                        http_client=Session(verify=s.verify, timeout=LOGIN_TIMEOUT_SECONDS, deadline=s.deadline),
                     )
             except Exception as e:  # msal raises ValueError or requests errors here
                 raise AuthError(self._explain_exception(e)) from None
