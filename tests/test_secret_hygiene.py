@@ -135,7 +135,7 @@ def test_canaries_never_appear_in_any_command_output_or_file(emu, setup, capsys,
     assert "Authorization: Bearer [redacted]" in debug_output
     for call in ("/uploadSecret", "/uploadPkcs12", "/uploadCertificate"):
         assert call in debug_output, call
-    assert "body " in debug_output
+    assert "with a body" in debug_output
     requests = [line for line in debug_output.splitlines() if line.startswith("debug: b2ckeys.http: -> ")]
     assert requests and all("timeout " in line for line in requests)  # every request has a timeout
 

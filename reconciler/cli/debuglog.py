@@ -2,7 +2,7 @@
 
 Only the `b2ckeys` loggers are shown: msal's and urllib3's records are never
 shown, with or without `--debug` (b2ckeys cannot vouch for what they hold). Each request is one line (method, URL, headers with the
-`Authorization` value redacted, the body's size, never its content) and each
+`Authorization` value redacted, whether it has a body, never the body nor its size) and each
 answer one line (status, time, request-id, size); every line also goes through
 `reconciler.graph.redact.scrub`, so a secret in play or anything token-shaped cannot
 get through even where a line would otherwise carry it.

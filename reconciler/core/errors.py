@@ -17,6 +17,7 @@ module that caught it.
     │   ├── GraphUnreachable   connection error or timeout (no answer at all)
     │   ├── GraphAnswerUnreadable  an answer b2ckeys cannot read (not JSON, a field missing or of the wrong type)
     │   └── RetriesExhausted   retried until the budget ran out (holds the last error)
+    ├── DeadlinePassed     the run's deadline (B2CKEYS_DEADLINE) passed: no request starts
     └── ApplyRefused       apply would not start (no terminal, not approved, ...)
 
 Messages never hold a secret value or an access token.
@@ -69,6 +70,14 @@ class PreflightError(ReconcilerError):
 
 class ApplyRefused(ReconcilerError):
     pass
+
+
+class DeadlinePassed(ReconcilerError):
+    """The run's deadline passed: the request named (`doing`) was not sent, or its answer was cut short (`in_flight`)."""
+
+    def __init__(self, message: str, *, doing: str = "", in_flight: bool = False):
+        self.doing, self.in_flight = doing, in_flight
+        super().__init__(message)
 
 
 class GraphError(ReconcilerError):

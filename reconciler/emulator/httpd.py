@@ -2,7 +2,8 @@
 thread, and a request handler that turns HTTP into ``Request``/``Response`` values.
 
 ``dispatch(handler, request) -> Response`` decides everything else. A Response with
-``drop`` set closes the connection with a TCP RST and no answer.
+``drop`` set closes the connection with a TCP RST and no answer; one with ``pace`` is
+written a head line, then a body byte, at a time.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
@@ -101,8 +103,21 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if answer.status != 204:
             self.send_header("Content-Length", str(len(answer.body)))
+        body = answer.body if self.command != "HEAD" and answer.status != 204 else b""
+        if answer.pace:
+            self._send_slowly(body, answer.pace)
+            return
         self.end_headers()
-        if self.command != "HEAD" and answer.status != 204:
-            self.wfile.write(answer.body)
+        self.wfile.write(body)
+
+    def _send_slowly(self, body: bytes, pace: float) -> None:
+        """The head a line at a time, then the body a byte at a time, `pace` seconds apart
+        (a client that gives up closes the connection: the next write fails, and ends this)."""
+        head = b"".join(self._headers_buffer) + b"\r\n"
+        self._headers_buffer = []
+        pieces = [line + b"\n" for line in head.split(b"\n")[:-1]] + [body[i:i + 1] for i in range(len(body))]
+        for piece in pieces:
+            self.wfile.write(piece)
+            time.sleep(pace)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve

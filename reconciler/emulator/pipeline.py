@@ -14,6 +14,9 @@ The order for a request to Graph or to the token service (``ctx.area`` says whic
    ``ctx.committed``; a returned Response replaces the answer. Seam for "the write
    succeeded but its answer was lost" (return ``Response.dropped()``, or a 5xx).
 
+A Response with ``pace`` set is sent slowly, as a slow or hostile server would: each line
+of its head, then each byte of its body, written on its own, ``pace`` seconds apart.
+
 Each list starts with the emulator's built-in stages (``network.py``: latency, fault
 rules, throttling), given to the constructor; ``clear()`` removes only the hooks added
 since. Hooks run on the server's request threads: keep them thread-safe. The request
@@ -51,6 +54,7 @@ class Response:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False                 # close the connection without answering
+    pace: float = 0.0                  # seconds between two head lines, then two body bytes
 
     @classmethod
     def json(cls, status: int, payload: Any, *, content_type: str = JSON,

@@ -24,23 +24,29 @@ from ..core.model import KEYSET_PREFIX, KeyType, KeyUse, LiveKey, LiveKeySet, Li
 from . import redact
 from .answers import (MAX_ERROR_MESSAGE, ListedKeySets, active_key_verdict, error_from_response, read_active_key,
                       read_created_id, read_key, read_keyset, read_listed, read_page, unreadable)
+from .deadline import Deadline
 from .lifecycle import LifecycleVerbs
 from .pacing import Pacer, Unpaced
 from .redact import scrub_error
 from .retry import RetryPolicy, is_ambiguous, is_rejected
 from .settings import DEFAULT_SETTLE_SECONDS, Settings, check_url, origin
-from .transport import DEFAULT_TIMEOUT, Session
+from .transport import DEFAULT_TIMEOUT, MAX_ANSWER_BYTES, AnswerTooLarge, RequestDeadline, Session, size_text
 
 SECRET_FIELDS = ("k", "d", "p", "q", "dp", "dq", "qi")
 # what a request body carries that no error may echo: a JWK's private fields, uploadPkcs12's
 # password and .pfx, uploadCertificate's certificate (`key`)
 IN_PLAY_FIELDS = SECRET_FIELDS + ("password", "key")
 SETTLE_INTERVAL = 1.0  # seconds between two reads while a write may still be settling
+# Pages of one list b2ckeys reads at most. B2C tenants hold tens to thousands of key sets; even at
+# one key set a page (Graph does not document its page size for keySets), 10,000 pages hold more than
+# any tenant does, while a server that makes up next links for ever is stopped.
+MAX_PAGES = 10_000
 
 
 def connect_graph(settings: Settings, token: Callable[[], str], *, workers: int = 1) -> "GraphClient":
     """The client the commands use: paced to B2CKEYS_MAX_RPM requests a minute across all
-    `workers` (0: unpaced), waits scaled by B2CKEYS_TIME_SCALE, a connection per worker."""
+    `workers` (0: unpaced), waits scaled by B2CKEYS_TIME_SCALE, a connection per worker,
+    no request after the run's deadline (B2CKEYS_DEADLINE)."""
     return GraphClient(
         settings.graph_url,
         token,
@@ -49,6 +55,7 @@ def connect_graph(settings: Settings, token: Callable[[], str], *, workers: int 
         policy=RetryPolicy(scale=settings.time_scale),
         pool_size=max(10, workers),
         settle_seconds=settings.settle_seconds,
+        deadline=settings.deadline,
     )
 
 
@@ -63,6 +70,9 @@ class GraphClient(LifecycleVerbs):
     `settle_seconds` (B2CKEYS_SETTLE_SECONDS, in unscaled seconds) is how long a write may
     stay invisible to reads; `self.settle_seconds` and `self.settle_interval` (the pause
     between two reads while waiting) are divided by the policy's time scale.
+
+    `deadline` is the run's (no request after it: `reconciler.graph.deadline`); each answer
+    is read up to `max_answer_bytes`, each list up to `max_pages` pages.
     """
 
     def __init__(
@@ -77,12 +87,18 @@ class GraphClient(LifecycleVerbs):
         sleep: Callable[[float], None] = time.sleep,
         pool_size: int = 10,
         settle_seconds: float = DEFAULT_SETTLE_SECONDS,
+        deadline: Deadline | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+        max_pages: int = MAX_PAGES,
     ):
         check_url(graph_url, "B2CKEYS_GRAPH_URL")
         self.root = graph_url.rstrip("/") + "/beta"
         self._origin = origin(self.root)
         self._token = token
-        self.session = Session(verify=verify, timeout=timeout, pool_size=pool_size)
+        self.deadline = deadline or Deadline()
+        self.max_pages = max_pages
+        self.session = Session(verify=verify, timeout=timeout, pool_size=pool_size, deadline=self.deadline,
+                               max_answer_bytes=max_answer_bytes)
         self.pacer = pacer or Unpaced()
         self.policy = policy
         self.sleep = sleep
@@ -157,7 +173,8 @@ class GraphClient(LifecycleVerbs):
 
     def _paged(self, path: str) -> Iterator[tuple[requests.Response, list]]:
         """(answer, items) of each page. A relative next link is taken relative to the page
-        it came from; a next page on another origin is refused (it would get the token)."""
+        it came from; a next page on another origin is refused (it would get the token), and
+        so are a page already read and a page past `max_pages`."""
         url: str | None = self.root + path
         seen = set()
         while url:
@@ -173,6 +190,11 @@ class GraphClient(LifecycleVerbs):
             url = urljoin(url, link) if link else None
             if url in seen:
                 raise unreadable(response, "GET", path, "its next page is one already read (it would never end)")
+            if url and len(seen) >= self.max_pages:
+                raise errors.GraphError(
+                    f"Graph sent more than {self.max_pages} pages for one list (the most b2ckeys reads); refused",
+                    status=response.status_code, method="GET", path=path,
+                )
 
     def _call(self, method: str, path_or_url: str, *, body: dict | None = None) -> requests.Response:
         """One logical call: sent, and sent again while the failure allows and the budget lasts."""
@@ -196,6 +218,10 @@ class GraphClient(LifecycleVerbs):
         elapsed = time.monotonic() - started
         if tries >= self.policy.max_tries or elapsed + wait > self.policy.budget:
             raise errors.RetriesExhausted(error, tries, elapsed) from None
+        if wait >= self.deadline.remaining():  # no sense waiting for a try that will not be sent
+            head = f"{error.method} {error.path}: "
+            last = str(error)[len(head):] if str(error).startswith(head) else str(error)
+            raise self.deadline.before_retry(f"{error.method} {error.path}", last) from None
         self.retry_count += 1
         if isinstance(error, errors.GraphThrottled):
             self.pacer.hold(wait)
@@ -215,6 +241,18 @@ class GraphClient(LifecycleVerbs):
             try:  # a redirect is never followed (transport.Session): it would carry the token away
                 response = self.session.request(method, url, headers=headers,
                                                 data=None if body is None else json.dumps(body))
+            except errors.DeadlinePassed as e:
+                if method != "GET" and e.in_flight:  # a Graph write cut short may have taken effect
+                    raise self.deadline.cut(e.doing, write=True) from None
+                raise
+            except AnswerTooLarge as e:  # final; but a write answered 2xx may have taken effect: ensure reads back
+                kind = errors.GraphAnswerUnreadable if method != "GET" and 200 <= e.status < 300 else errors.GraphError
+                raise scrub_error(kind(
+                    f"the answer from {self._origin} is larger than {size_text(e.cap)}, the most b2ckeys reads of "
+                    "one answer; refused", status=e.status, method=method, path=shown)) from None
+            except RequestDeadline as e:  # as any timeout: a read is sent again, a write is ambiguous
+                raise scrub_error(errors.GraphUnreachable(f"{self._origin} sent no complete answer within "
+                                                          f"{e.seconds:g} s", method=method, path=shown)) from None
             except requests.exceptions.SSLError as e:  # final: trying again will not change the certificate
                 raise scrub_error(errors.GraphError(
                     f"TLS verification failed for {self._origin}; set B2CKEYS_CA_BUNDLE if it uses a private CA ({_first_line(e)})",

@@ -189,17 +189,19 @@ class Lease:
     # -- giving it back -----------------------------------------------------------------
 
     def release(self) -> None:
-        """Stops renewing and deletes the lease (and its `.bak`), unless another run holds it now."""
+        """Stops renewing and deletes the lease (and its `.bak`), unless another run holds it now;
+        also when the run's deadline just passed (`deadline.finishing`), rather than leave it to expire."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
         if self.lock_id is None:
             return
-        info = read_lease(self.client)
-        if self._taken_by_another(info):
-            self.lock_id = None
-            raise LeaseLost(f"the tenant lease was taken over ({info.describe()}); left as it is")
-        remove(self.client)
+        with self.client.deadline.finishing():
+            info = read_lease(self.client)
+            if self._taken_by_another(info):
+                self.lock_id = None
+                raise LeaseLost(f"the tenant lease was taken over ({info.describe()}); left as it is")
+            remove(self.client)
         self.lock_id = None
 
     def _upload(self, der: bytes) -> None:

@@ -1,20 +1,22 @@
 """Where to sign in and which Graph to talk to, read from the environment (docs/signing-in.md).
 
 No secret is held here: the credential is read by `reconciler.signin.auth` when a token
-is needed. Plain `http://` is refused except on loopback addresses.
+is needed. Plain `http://` is refused except on loopback addresses. The run's deadline
+(B2CKEYS_DEADLINE) starts when the settings are read.
 """
 
 from __future__ import annotations
 
-import atexit
 import ipaddress
+import math
 import os
-import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 from urllib.parse import urlsplit
 
 from ..core.errors import ConfigError
+from .deadline import Deadline
+from .transport import ExtraCAs
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,10 @@ CLOUDS = {
 
 DEFAULT_MAX_RPM = 200
 DEFAULT_SETTLE_SECONDS = 10.0  # Azure/azure-saas policy-module.sh waits "10 seconds for key-set to settle"
+# The run's deadline: generous, since an apply of 10,000 keys at 200 requests a minute (about three a
+# key: the write, reading it back, a share of the lists) takes some 2.5 hours; and short of GitHub
+# Actions' 6-hour job limit, so that a stuck run ends saying what it was doing, not killed without a word.
+DEFAULT_DEADLINE_SECONDS = 4 * 3600.0
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
@@ -47,6 +53,7 @@ class Settings:
     max_rpm: int  # client-side pacing of Graph requests; 0: no pacing
     time_scale: float = 1.0  # >1 shortens every wait, to match an emulator run with --time-scale
     settle_seconds: float = DEFAULT_SETTLE_SECONDS  # how long a lost write may stay invisible to reads
+    deadline: Deadline = field(default_factory=Deadline, compare=False)  # B2CKEYS_DEADLINE's; none if made by hand
 
     @property
     def graph_scope(self) -> str:
@@ -57,9 +64,9 @@ class Settings:
         return f"{self.authority_host.rstrip('/')}/{self.tenant_id}"
 
     @property
-    def verify(self) -> str | bool:
-        """What requests and msal get as `verify`: the system bundle plus ours."""
-        return combined_ca_bundle(self.ca_bundle) if self.ca_bundle else True
+    def verify(self) -> ExtraCAs | bool:
+        """What our HTTP sessions (Graph's, and msal's) get as `verify`: requests' bundle, plus ours."""
+        return ExtraCAs(self.ca_bundle) if self.ca_bundle else True
 
 
 def from_environment(environ: Mapping[str, str], *, app_required: bool = True) -> Settings:
@@ -85,6 +92,8 @@ def from_environment(environ: Mapping[str, str], *, app_required: bool = True) -
     ca_bundle = environ.get("B2CKEYS_CA_BUNDLE") or None
     if ca_bundle and not os.path.isfile(ca_bundle):
         raise ConfigError(f"B2CKEYS_CA_BUNDLE={ca_bundle}: no such file")
+    if ca_bundle:
+        ExtraCAs(ca_bundle).context()  # a file that holds no CA certificate is said now, once
     raw_rpm = environ.get("B2CKEYS_MAX_RPM", str(DEFAULT_MAX_RPM))
     try:
         max_rpm = int(raw_rpm)
@@ -111,6 +120,16 @@ def from_environment(environ: Mapping[str, str], *, app_required: bool = True) -
             f"B2CKEYS_SETTLE_SECONDS={raw_settle!r} must be a number of seconds, 0 or more "
             f"(default {DEFAULT_SETTLE_SECONDS:g})"
         ) from None
+    raw_deadline = environ.get("B2CKEYS_DEADLINE", str(DEFAULT_DEADLINE_SECONDS))
+    try:
+        deadline_seconds = float(raw_deadline)
+        if not 0 < deadline_seconds < math.inf:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"B2CKEYS_DEADLINE={raw_deadline!r} must be a number of seconds above 0 "
+            f"(default {DEFAULT_DEADLINE_SECONDS:g}, {DEFAULT_DEADLINE_SECONDS / 3600:g} hours)"
+        ) from None
     return Settings(
         cloud=cloud,
         tenant_id=(environ.get("AZURE_TENANT_ID") or "").strip(),
@@ -121,6 +140,7 @@ def from_environment(environ: Mapping[str, str], *, app_required: bool = True) -
         max_rpm=max_rpm,
         time_scale=time_scale,
         settle_seconds=settle_seconds,
+        deadline=Deadline(deadline_seconds),
     )
 
 
@@ -160,34 +180,3 @@ def origin(url: str) -> str:
     shown_port = "" if port is None or port == _DEFAULT_PORTS.get(scheme) else f":{port}"
     user = "[user info]@" if "@" in parts.netloc else ""
     return f"{scheme}://{user}{host}{shown_port}"
-
-
-_combined: dict[str, str] = {}
-
-
-def combined_ca_bundle(extra: str) -> str:
-    """A file holding the default CA bundle followed by `extra`, made once per run.
-
-    requests and msal take one bundle; B2CKEYS_CA_BUNDLE *adds* trust (the
-    emulator's CA, a corporate proxy's) without dropping the public roots.
-    """
-    if extra not in _combined:
-        import certifi  # lazily: only an extra CA bundle needs the public roots (installed with requests)
-
-        with open(certifi.where(), "rb") as f:
-            public = f.read()
-        with open(extra, "rb") as f:
-            ours = f.read()
-        fd, path = tempfile.mkstemp(prefix="b2ckeys-ca-", suffix=".pem")
-        with os.fdopen(fd, "wb") as out:
-            out.write(public + b"\n" + ours)
-        _combined[extra] = path
-        atexit.register(_remove_quietly, path)
-    return _combined[extra]
-
-
-def _remove_quietly(path: str) -> None:
-    try:
-        os.remove(path)
-    except OSError:
-        pass

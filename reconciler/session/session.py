@@ -254,7 +254,8 @@ class Session:
                 self._held.watch(stop)
             report = applier.apply(planned.plan, client, resolve=self.resolve, on_start=on_start,
                                    on_outcome=on_outcome, parallelism=parallelism, stop=stop)
-            problems = check_after_apply(client, planned.state, report)
+            with client.deadline.finishing():  # what was added is read back even just past the run's deadline
+                problems = check_after_apply(client, planned.state, report)
         finally:
             lost = self.release_lease()
         problems += [lost] if lost else []

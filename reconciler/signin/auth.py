@@ -147,7 +147,8 @@ class TokenProvider:
                     identity = (msal.UserAssignedManagedIdentity(client_id=uid) if uid
                                 else msal.SystemAssignedManagedIdentity())
                     self._client = msal.ManagedIdentityClient(
-                        identity, http_client=Session(verify=s.verify, timeout=MANAGED_IDENTITY_TIMEOUT))
+                        identity, http_client=Session(verify=s.verify, timeout=MANAGED_IDENTITY_TIMEOUT,
+                                                        deadline=s.deadline))
                 else:
                     host = urlsplit(s.authority_host).hostname or ""
                     self._client = msal.ConfidentialClientApplication(
@@ -156,7 +157,8 @@ class TokenProvider:
                         authority=s.authority,
                         instance_discovery=host in MICROSOFT_LOGIN_HOSTS,
                         azure_region=False,  # no regional host: MSAL_FORCE_REGION would name one
-                        http_client=LoginSession(s.authority, verify=s.verify, timeout=LOGIN_TIMEOUT_SECONDS),
+                        http_client=LoginSession(s.authority, verify=s.verify, timeout=LOGIN_TIMEOUT_SECONDS,
+                                                 deadline=s.deadline),
                     )
             except ReconcilerError:  # LoginSession refused where discovery pointed
                 raise

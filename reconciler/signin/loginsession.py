@@ -22,9 +22,9 @@ class LoginSession(Session):
     """A `Session` (TLS verified, no redirect followed, a timeout on every request) that
     sends to `authority`'s origin only; any other is an `AuthError`, nothing sent."""
 
-    def __init__(self, authority: str, *, verify: str | bool = True,
-                 timeout: tuple[float, float] | float = DEFAULT_TIMEOUT):
-        super().__init__(verify=verify, timeout=timeout)
+    def __init__(self, authority: str, *, verify=True, timeout: tuple[float, float] | float = DEFAULT_TIMEOUT,
+                 deadline=None):
+        super().__init__(verify=verify, timeout=timeout, deadline=deadline)
         self.authority = authority.rstrip("/")
         self.origin = origin(authority)
 
