@@ -36,6 +36,7 @@ from ..core.model import DesiredKey, LiveKey
 from .client import GraphClient
 from .retry import is_ambiguous
 
+ALREADY_EXISTED = "already existed"  # ensure_keyset's remark for a create answered "already exists"
 FRESH_KEYSET_SECONDS = 20.0  # how long a new key set may stay invisible to uploads
 
 T = TypeVar("T")
@@ -50,7 +51,7 @@ def ensure_keyset(client: GraphClient, keyset_id: str) -> tuple[str, str]:
             actual = client.create_keyset(keyset_id)
             return actual, ("" if actual == keyset_id else f"the service named it {actual}")
         except GraphConflict:
-            return keyset_id, "already existed"
+            return keyset_id, ALREADY_EXISTED
         except GraphError as e:
             if not is_ambiguous(e):
                 raise

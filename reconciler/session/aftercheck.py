@@ -21,7 +21,6 @@ from ..core.report import ApplyReport, Status
 from ..plan.duplicates import find_duplicates, how_to_fix
 
 LIST_ABOVE = 10  # more key sets to read than this: one listing (a page per 100 or so) beats a GET each
-POLL_SECONDS = 1.0
 
 
 def check_after_apply(client, state: DesiredState, report: ApplyReport,
@@ -37,7 +36,6 @@ def check_after_apply(client, state: DesiredState, report: ApplyReport,
     if not added:
         return []
     settle = client.settle_seconds
-    scale = client.policy.scale
     end = monotonic() + settle
     seen: dict[str, LiveKeySet] = {}
     waiting = dict(added)
@@ -48,7 +46,7 @@ def check_after_apply(client, state: DesiredState, report: ApplyReport,
                    if k not in seen or not kids <= {key.kid for key in seen[k].keys}}
         if not waiting or monotonic() >= end:
             break
-        client.sleep(min(POLL_SECONDS / scale, max(0.0, end - monotonic())))
+        client.sleep(min(client.settle_interval, max(0.0, end - monotonic())))
     problems = [f"key set {ids[k]}: the keys just added ({', '.join(sorted(kids))}) are not visible "
                 f"to reads after {settle:g} s; wait before the next plan, or it may add them again "
                 "(B2CKEYS_SETTLE_SECONDS sets how long apply waits)" for k, kids in sorted(waiting.items())]

@@ -26,9 +26,7 @@ from ..core.errors import ReconcilerError
 from ..core.model import SecretRef
 from ..core.report import ApplyReport, Outcome, Status
 from ..graph.client import GraphClient
-from ..graph.ensure import ensure_deleted, ensure_disabled, ensure_key, ensure_keyset
-
-ALREADY_EXISTED = "already existed"  # ensure_keyset's remark for a create answered "already exists"
+from ..graph.ensure import ALREADY_EXISTED, ensure_deleted, ensure_disabled, ensure_key, ensure_keyset
 from ..manifest import secrets
 from ..manifest.certificates import upload_payload
 
