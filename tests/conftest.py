@@ -33,6 +33,13 @@ def emu(emulator):
 
 
 @pytest.fixture
+def hooks(emu):
+    """The emulator's pipeline, for a test's own answers; emptied afterwards."""
+    yield emu.pipeline
+    emu.pipeline.clear()
+
+
+@pytest.fixture
 def env(emu):
     """A clean environment pointing at the (reset) emulator, with the Facebook secret set."""
     import os

@@ -3,6 +3,7 @@
 import pytest
 import requests
 
+from helpers.graph import emulator_client
 from reconciler.core import errors
 from reconciler.core.model import KeyType, KeyUse
 from reconciler.graph.answers import read_created_id
@@ -20,8 +21,7 @@ def configure(emu, **settings):
 
 @pytest.fixture
 def client(emu):
-    settings = from_environment(emu.env)
-    return GraphClient(settings.graph_url, TokenProvider(settings, emu.env), verify=settings.verify)
+    return emulator_client(emu.env)
 
 
 def test_list_follows_next_link_across_pages(emu, client):

@@ -4,16 +4,14 @@ Malformed answers are sent by the emulator's pipeline hooks, through the real cl
 
 import pytest
 
+from helpers.graph import emulator_client
 from reconciler.cli.main import main
 from reconciler.core import errors
 from reconciler.core.model import DesiredKey, KeyKind, KeyType, KeyUse
 from reconciler.emulator import Response
-from reconciler.graph.client import GraphClient
 from reconciler.graph.ensure import ensure_key, ensure_keyset
 from reconciler.graph.keyshape import epoch, parse_key
 from reconciler.graph.retry import RetryPolicy, is_ambiguous
-from reconciler.graph.settings import from_environment
-from reconciler.signin.auth import TokenProvider
 
 ODATA = {"Content-Type": "application/json;odata.metadata=minimal"}
 RSA_SIG = {"kty": "RSA", "use": "sig"}
@@ -36,15 +34,7 @@ BROKEN_KEYS = {
 
 @pytest.fixture
 def client(emu):
-    settings = from_environment(emu.env)
-    return GraphClient(settings.graph_url, TokenProvider(settings, emu.env), verify=settings.verify,
-                       policy=RetryPolicy(scale=20), settle_seconds=2)
-
-
-@pytest.fixture
-def hooks(emu):
-    yield emu.pipeline
-    emu.pipeline.clear()
+    return emulator_client(emu.env, policy=RetryPolicy(scale=20), settle_seconds=2)
 
 
 def replace_answer(hooks, path_end, answer, times=1):

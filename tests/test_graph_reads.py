@@ -4,27 +4,19 @@ client against the emulator; its readings and pipeline hooks produce the variant
 
 import pytest
 
+from helpers.graph import emulator_client
 from reconciler.core import errors
 from reconciler.core.model import KeyType, KeyUse
 from reconciler.emulator import Response
 from reconciler.graph.answers import active_key_verdict
-from reconciler.graph.client import GraphClient
-from reconciler.graph.settings import from_environment, origin
-from reconciler.signin.auth import TokenProvider
+from reconciler.graph.settings import origin
 
 FUTURE = 4_000_000_000
 
 
 @pytest.fixture
 def client(emu):
-    settings = from_environment(emu.env)
-    return GraphClient(settings.graph_url, TokenProvider(settings, emu.env), verify=settings.verify)
-
-
-@pytest.fixture
-def hooks(emu):
-    yield emu.pipeline
-    emu.pipeline.clear()
+    return emulator_client(emu.env)
 
 
 def readings(emu, *names):

@@ -12,16 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers.graph import emulator_client
 from reconciler.cli.main import main
 from reconciler.core import errors
 from reconciler.core.model import EPOCH_MAX, KeyType, KeyUse, format_time
 from reconciler.emulator import Response
-from reconciler.graph.client import GraphClient
 from reconciler.graph.ensure import ensure_keyset
 from reconciler.graph.keyshape import epoch, parse_key
 from reconciler.graph.retry import RetryPolicy, is_ambiguous
-from reconciler.graph.settings import from_environment
-from reconciler.signin.auth import TokenProvider
 
 KEY = {"kid": "a", "kty": "RSA", "use": "sig"}
 MANIFEST = "version: 1\nkeySets:\n  - name: Sign\n    keys:\n      - {kind: generate, kty: RSA, use: sig}\n"
@@ -32,15 +30,7 @@ ONE_LINE = re.compile(r"^error: GET /trustFramework/keySets[^ ]*: HTTP 200: b2ck
 
 @pytest.fixture
 def client(emu):
-    settings = from_environment(emu.env)
-    return GraphClient(settings.graph_url, TokenProvider(settings, emu.env), verify=settings.verify,
-                       policy=RetryPolicy(scale=50), settle_seconds=0.2)
-
-
-@pytest.fixture
-def hooks(emu):
-    yield emu.pipeline
-    emu.pipeline.clear()
+    return emulator_client(emu.env, policy=RetryPolicy(scale=50), settle_seconds=0.2)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from typing import Iterator
 import pytest
 import requests
 
+from helpers.graph import emulator_client
 from reconciler.cli.main import main
 from reconciler.core import errors
 from reconciler.emulator import Response
@@ -24,19 +25,12 @@ from reconciler.graph.client import GraphClient
 from reconciler.graph.retry import RetryPolicy
 from reconciler.graph.settings import DEFAULT_DEADLINE_SECONDS, from_environment
 from reconciler.graph.transport import MAX_ANSWER_BYTES, Session
-from reconciler.signin.auth import TokenProvider
 
 LIST = "/beta/trustFramework/keySets"
 MANIFEST = ("version: 1\nkeySets:\n  - name: S\n    keys:\n      - kind: secret\n        use: sig\n"
             "        value: {env: KEY_SECRET}\n")
 SECRET = "CANARY-hostile-answers-0123456789"
 FAST = RetryPolicy(max_tries=2, scale=100)  # one retry, at once
-
-
-@pytest.fixture
-def hooks(emu):
-    yield emu.pipeline
-    emu.pipeline.clear()
 
 
 @pytest.fixture
@@ -68,8 +62,7 @@ def answer(hooks, method: str, path_end: str, response: Response) -> list:
 
 
 def client_of(emu, **limits) -> GraphClient:
-    settings = from_environment(emu.env)
-    return GraphClient(settings.graph_url, TokenProvider(settings, emu.env), verify=settings.verify, **limits)
+    return emulator_client(emu.env, **limits)
 
 
 def slow_page(pace: float = 0.05, padding: int = 200) -> Response:
@@ -156,8 +149,8 @@ def test_no_request_starts_after_the_run_deadline(emu, env, capsys):
     emu.faults.add(f"GET:{LIST}:status=429:retry_after=10")
     code, output, took = run(capsys, ["plan", manifest], {**environ, "B2CKEYS_DEADLINE": "5"})
     assert code == 1 and took < 5
-    assert (f"error: the run's deadline (B2CKEYS_DEADLINE=5 s) comes before the next try of GET "
-            f"/trustFramework/keySets (last answer: HTTP 429 AADB2C95043") in output
+    assert ("error: the run's deadline (B2CKEYS_DEADLINE=5 s) comes before the next try of GET "
+            "/trustFramework/keySets (last answer: HTTP 429 AADB2C95043") in output
     assert len([r for r in emu.requests() if r["path"] == LIST]) == 1
 
 

@@ -8,23 +8,21 @@ import time
 
 import pytest
 
+from helpers.graph import emulator_client
 from reconciler.cli.main import main
 from reconciler.core import errors
 from reconciler.core.model import DesiredKey, KeyKind, KeyType, KeyUse
-from reconciler.graph.client import GraphClient, connect_graph
+from reconciler.graph.client import connect_graph
 from reconciler.graph.ensure import ensure_deleted, ensure_disabled, ensure_key
 from reconciler.graph.retry import RetryPolicy
 from reconciler.graph.settings import from_environment
-from reconciler.signin.auth import TokenProvider
 
 SCALE = 4  # the window of 8 s lasts 2 s, a read every 0.25 s
 RSA_SIG = DesiredKey(KeyKind.GENERATE, KeyType.RSA, KeyUse.SIG)
 
 
 def make_client(emu, settle_seconds=8.0):
-    settings = from_environment(emu.env)
-    return GraphClient(settings.graph_url, TokenProvider(settings, emu.env), verify=settings.verify,
-                       policy=RetryPolicy(scale=SCALE), settle_seconds=settle_seconds)
+    return emulator_client(emu.env, policy=RetryPolicy(scale=SCALE), settle_seconds=settle_seconds)
 
 
 def lag(emu, seconds):

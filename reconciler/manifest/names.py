@@ -54,6 +54,6 @@ def reserved(name: str) -> str | None:
     if not is_internal(full):
         return None
     if is_backup(full):
-        return (f"is reserved: B2C keeps its backups of deleted key sets as <id>.bak, and b2ckeys never "
+        return ("is reserved: B2C keeps its backups of deleted key sets as <id>.bak, and b2ckeys never "
                 "manages them; choose a name that does not end with .bak")
     return f"is reserved: {LEASE_KEYSET_ID} is b2ckeys' tenant lease, held while apply writes"

@@ -1,7 +1,16 @@
-"""Changes made to the emulator's tenant out of band, through Graph, as another tool or a
+"""Our client for a test (`emulator_client`), and changes made to the emulator's tenant out of band, through Graph, as another tool or a
 person would: the tenant moving under a saved plan, drift, keys b2ckeys did not add."""
 
+from reconciler.graph.client import GraphClient
+from reconciler.graph.settings import from_environment
 from reconciler.graph.transport import Session
+from reconciler.signin.auth import TokenProvider
+
+
+def emulator_client(environ, **options) -> GraphClient:
+    """Our Graph client, signed in as `environ` says (the emulator's), with `options` of GraphClient."""
+    settings = from_environment(environ)
+    return GraphClient(settings.graph_url, TokenProvider(settings, environ), verify=settings.verify, **options)
 
 
 class Graph:
