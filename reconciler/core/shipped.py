@@ -11,6 +11,11 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
+# Where b2ckeys lives in public: the repository (its GitHub Action is `b2ckeys/b2ckeys@COMMIT`)
+# and the manifest schema's `$id`, a URL that editors and SchemaStore can fetch.
+PROJECT_URL = "https://github.com/b2ckeys/b2ckeys"
+SCHEMA_URL = "https://raw.githubusercontent.com/b2ckeys/b2ckeys/main/schemas/keysets.schema.json"
+
 
 def shipped_file(folder: str, name: str) -> Path:
     """`folder/name` of the repository (`schemas` or `examples`), from a clone or from the
