@@ -12,6 +12,7 @@ import argparse
 from .. import __version__
 from ..plan.drift import DEFAULT_WINDOW_DAYS
 from .parser_emulator import add_emulator_command
+from .usage import UsageParser
 
 FORMATS = ("text", "json", "markdown")
 
@@ -40,7 +41,7 @@ B2CKEYS_SECRETS_ROOT when set. Try it with no tenant at all: b2ckeys demo.
 """
 
 EPILOG = """\
-exit codes: 0 success; 1 error (bad input, sign-in, Graph failure, refused apply, lease held);
+exit codes: 0 success; 1 error (bad input, usage error, sign-in, Graph failure, refused apply, lease held);
 2 'plan --detailed-exitcode' found changes to make. drift: 0 nothing to report, 1 error,
 else the OR of 2 (changes pending), 4 (unmanaged key sets or keys, keys present twice), 8 (key problems).
 """
@@ -95,15 +96,16 @@ def add_plan_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = UsageParser(
         prog="b2ckeys",
+        allow_abbrev=False,  # `--au` is not `--auto-approve`: no option is matched by prefix
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"b2ckeys {__version__}")
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=UsageParser)
     paths_help = "manifest files, or folders to search for *.yaml/*.yml (default: manifests/)"
 
     p = sub.add_parser(
