@@ -147,8 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
         "then make the changes one by one. Every referenced secret must be available before any "
         "call to Graph. On a failure it stops and reports what was done and what was not; "
         "running it again adds only what is still missing. Given a plan file (plan --out), it "
-        "makes exactly the saved changes, after checking that neither the tenant nor the "
-        "manifests changed since the plan was made; a stale plan is refused, saying what changed.",
+        "makes exactly the saved changes without asking (the plan was reviewed when it was made), "
+        "after checking that neither the tenant nor the manifests changed since; a stale plan is "
+        "refused, saying what changed. Run it from the folder the plan was made in.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help=paths_help + "; or one PLANFILE written by 'plan --out'")
@@ -163,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--auto-approve",
         action="store_true",
-        help="do not ask for confirmation (needed when there is no terminal, as in CI)",
+        help="do not ask for confirmation (needed when there is no terminal, as in CI); "
+        "a PLANFILE is applied without asking, with or without it",
     )
     p.add_argument(
         "--parallelism",

@@ -3,6 +3,7 @@
 A plan file is JSON:
 
     {"format_version": 1, "kind": "b2ckeys-plan", "b2ckeysVersion": ..., "createdAt": ...,
+     "madeIn": "/the/folder/plan/ran/in",
      "manifests": {"paths": [...], "files": [{"path", "sha256"}], "secretReferences": [...],
                    "digest": "sha256:..."},
      "live": {"digest": "sha256:...", "keySets": [...metadata...]},
@@ -66,12 +67,15 @@ def live_record(live: LiveState) -> dict:
     return {"digest": digest(data), **data}
 
 
-def build(plan: Plan, state: DesiredState, paths: list[str], now: int, *, policies=()) -> dict:
+def build(plan: Plan, state: DesiredState, paths: list[str], now: int, *, policies=(), folder: str = "") -> dict:
+    """`folder`: where the plan was made (the paths are relative to it); only for messages, so
+    it is outside every digest: a checkout at another absolute path applies the same plan."""
     return {
         "format_version": FORMAT_VERSION,
         "kind": KIND,
         "b2ckeysVersion": __version__,
         "createdAt": format_time(now),
+        **({"madeIn": folder} if folder else {}),
         "manifests": manifest_record(state, paths, policies),
         "live": live_record(plan.live),
         "plan": plan_data(plan),

@@ -26,6 +26,7 @@ def load_saved_plan(session: Session, path: str, *, workers: int = 1) -> Planned
     saved = planfile.read(path)
     paths = [str(p) for p in saved["manifests"].get("paths") or ()]
     policies = [str(p) for p in saved["manifests"].get("policies") or ()]
+    _require_found(path, saved, paths + policies)
     state = session.load(paths, policies=policies)
     session.report(secret_warnings(state, session.environ))
     changed = planfile.manifest_differences(saved["manifests"], planfile.manifest_record(state, paths, policies))
@@ -49,6 +50,21 @@ def load_saved_plan(session: Session, path: str, *, workers: int = 1) -> Planned
             "the tenant and the manifests are as recorded, so time did it: a key's exp has passed, a rotation "
             "became due, or a new UTC day began since (a rotation's first key starts at midnight)"]))
     return Planned(state, replace(fresh, changes=changes), client, writable=True)
+
+
+def _require_found(path: str, saved: dict, paths: list[str]) -> None:
+    """The recorded manifest paths are relative to the folder the plan was made in: from
+    any other folder, say which one to run from rather than that `manifests/` is missing."""
+    missing = [p for p in paths if not os.path.exists(p)]
+    if not missing:
+        return
+    folder = saved.get("madeIn")
+    where = (f"it was made in {printable(str(folder))}" if isinstance(folder, str) and folder
+             else "it was made by an older b2ckeys, which did not record the folder it was made in")
+    names = ", ".join(printable(p) for p in missing)
+    raise ApplyRefused(f"the saved plan {path} reads {names}, which is not found from here ({os.getcwd()}); "
+                       f"{where}. Nothing was changed. Run apply from that folder, the one that holds "
+                       f"{printable(missing[0])} (the root of the checkout, in CI)")
 
 
 def _now() -> int:
