@@ -12,9 +12,9 @@ import argparse
 from .. import __version__
 from ..plan.drift import DEFAULT_WINDOW_DAYS
 from .parser_emulator import add_emulator_command
+from .parser_tools import FORMATS, add_completion_command, add_schema_command, add_show_command
 from .usage import UsageParser
 
-FORMATS = ("text", "json", "markdown")
 
 
 def _positive_int(text: str) -> int:
@@ -192,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
         "at once may then add the same key twice, for ever",
     )
 
+    add_show_command(sub)
+
     p = sub.add_parser(
         "force-unlock",
         help="release the tenant lease of a run that is gone",
@@ -269,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start the emulator in this process and run validate, plan, apply, plan "
         "again and drift on the B2C starter-pack key sets, to show the whole cycle with no tenant.",
     )
+    add_schema_command(sub)
+    add_completion_command(sub)
     for command in sub.choices.values():  # every command, also after it: b2ckeys drift --debug
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser

@@ -17,6 +17,7 @@ from ..plan import planfile
 from ..plan.data import live_data, plan_data
 from ..plan.livediff import live_changes
 from ..plan.planner import plan as make_plan
+from ..plan.restore import saved_plan
 from .session import Planned, Session
 
 
@@ -24,6 +25,7 @@ def load_saved_plan(session: Session, path: str, *, workers: int = 1) -> Planned
     """The saved plan's changes, with the state and client to apply them, once the plan is
     checked against the manifests and the tenant as they are now."""
     saved = planfile.read(path)
+    saved_plan(path, saved)  # a damaged or edited file is refused as such (as `show` does), not as stale
     paths = [str(p) for p in saved["manifests"].get("paths") or ()]
     policies = [str(p) for p in saved["manifests"].get("policies") or ()]
     _require_found(path, saved, paths + policies)
