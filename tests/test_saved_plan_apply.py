@@ -126,3 +126,12 @@ def test_a_checkout_at_another_absolute_path_applies_the_plan_from_its_root(emu,
     code, out, err = run(capsys, ["apply", "p.json"], env)
     assert code == 0, err
     assert "still matches the tenant and the manifests" in out and APPLIED in out
+
+
+def test_manifests_gone_from_the_folder_the_plan_was_made_in_are_named_as_gone(emu, env, checkout, capsys):
+    assert run(capsys, ["plan", "--out", "p.json"], env)[0] == 0
+    shutil.rmtree(checkout / "manifests")
+    code, _, err = run(capsys, ["apply", "p.json"], env)
+    assert code == 1
+    assert f"reads manifests, which is no longer there in {checkout}, the folder it was made in" in err
+    assert "Make and review a new plan" in err and "Run apply from that folder" not in err

@@ -61,10 +61,15 @@ def _require_found(path: str, saved: dict, paths: list[str]) -> None:
     if not missing:
         return
     folder = saved.get("madeIn")
-    where = (f"it was made in {printable(str(folder))}" if isinstance(folder, str) and folder
-             else "it was made by an older b2ckeys, which did not record the folder it was made in")
+    here = os.getcwd()
     names = ", ".join(printable(p) for p in missing)
-    raise ApplyRefused(f"the saved plan {path} reads {names}, which is not found from here ({os.getcwd()}); "
+    which = "which is" if len(missing) == 1 else "which are"
+    if isinstance(folder, str) and folder and os.path.realpath(folder) == os.path.realpath(here):
+        raise ApplyRefused(f"the saved plan {path} reads {names}, {which} no longer there in {printable(here)}, "
+                           "the folder it was made in; nothing was changed. Make and review a new plan")
+    where = (f"it was made in {printable(folder)}" if isinstance(folder, str) and folder
+             else "it was made by an older b2ckeys, which did not record the folder it was made in")
+    raise ApplyRefused(f"the saved plan {path} reads {names}, {which} not found from here ({printable(here)}); "
                        f"{where}. Nothing was changed. Run apply from that folder, the one that holds "
                        f"{printable(missing[0])} (the root of the checkout, in CI)")
 
