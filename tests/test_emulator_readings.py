@@ -371,7 +371,7 @@ def test_reading_help_lists_every_reading_with_its_source(capsys):
 def test_an_unknown_reading_names_the_known_ones(capsys):
     with pytest.raises(SystemExit) as exited:
         run(capsys, ["emulator", "--reading", "maybe-404"], {})
-    assert exited.value.code == 2
+    assert exited.value.code == 1  # a usage error: 2 is "changes pending"
     assert "unknown reading 'maybe-404'; known: getactivekey-404" in capsys.readouterr().err
 
 

@@ -261,7 +261,9 @@ def test_an_exported_manifest_is_valid_yaml_that_says_the_same(value, tmp_path):
 
 COMMANDS_SHOWN = {  # command -> how its output is checked here, or why it shows nothing from the tenant
     "plan": "cli", "drift": "cli", "export": "cli", "apply": "cli", "probe": "cli", "doctor": "cli",
-    "force-unlock": "cli",
+    "force-unlock": "cli", "show": "cli",
+    "schema": "writes the shipped schema file; nothing from a tenant",
+    "completion": "writes a script made from the parser; nothing from a tenant",
     "validate": "reads manifests only, never the tenant: tests/test_hostile_yaml.py",
     "emulator": "serves; prints its own settings and nothing from a tenant",
     "demo": "runs plan, apply and drift (checked here) against an emulator it seeds itself",
@@ -416,8 +418,17 @@ def cli_force_unlock(c: Commands) -> None:
     assert code == 0 and "Released the tenant lease" in text
 
 
+def cli_show(c: Commands) -> None:
+    saved = c.tmp / "plan.json"
+    assert c.run("plan", "--out", saved, c.manifest)[0] == 0
+    for fmt in ("text", "markdown", "json"):
+        code, text = c.run("show", saved, "--format", fmt)  # the plan rebuilt from the file, rendered again
+        assert code == 0 and "B2C_1A_Extra" in text
+    assert printable(KID) in c.texts[2]
+
+
 CLI = {"plan": cli_plan, "drift": cli_drift, "export": cli_export, "apply": cli_apply, "probe": cli_probe,
-       "doctor": cli_doctor, "force-unlock": cli_force_unlock}
+       "doctor": cli_doctor, "force-unlock": cli_force_unlock, "show": cli_show}
 
 
 @pytest.mark.parametrize("command", CLI)

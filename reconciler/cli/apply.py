@@ -1,5 +1,6 @@
 """`b2ckeys apply`: the plan shown, approved ('yes' on a terminal, or --auto-approve), then
-made, with progress; or a saved plan file applied exactly, while it still holds."""
+made, with progress; or a saved plan file applied exactly, while it still holds, without
+asking (as Terraform: the review happened when the plan was made)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ def _run(args, ctx: Context, session) -> int:
     if plan.unsafe and not args.allow_destroy:
         raise ApplyRefused("this plan deletes too many key sets at once (see the warning above); nothing was "
                            "changed. Review it, then rerun with --allow-destroy")
-    _approve(args, ctx)
+    if not planfile:  # a saved plan was reviewed when it was made: applied without asking
+        _approve(args, ctx)
     ctx.out("")
     progress = Progress(ctx.stdout, len(plan.changes), live=ctx.interactive(ctx.stdout))
     with StopOnSignal(ctx) as stop, progress:

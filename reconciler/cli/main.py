@@ -20,6 +20,7 @@ COMMANDS = {
     "validate": "validate",
     "plan": "plan",
     "apply": "apply",
+    "show": "show",
     "drift": "drift",
     "export": "export",
     "force-unlock": "force_unlock",
@@ -27,6 +28,8 @@ COMMANDS = {
     "probe": "probe",
     "emulator": "emulator",
     "demo": "demo",
+    "schema": "schema",
+    "completion": "completion",
 }
 
 

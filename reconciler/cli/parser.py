@@ -12,8 +12,9 @@ import argparse
 from .. import __version__
 from ..plan.drift import DEFAULT_WINDOW_DAYS
 from .parser_emulator import add_emulator_command
+from .parser_tools import FORMATS, add_completion_command, add_schema_command, add_show_command
+from .usage import UsageParser
 
-FORMATS = ("text", "json", "markdown")
 
 
 def _positive_int(text: str) -> int:
@@ -40,7 +41,7 @@ B2CKEYS_SECRETS_ROOT when set. Try it with no tenant at all: b2ckeys demo.
 """
 
 EPILOG = """\
-exit codes: 0 success; 1 error (bad input, sign-in, Graph failure, refused apply, lease held);
+exit codes: 0 success; 1 error (bad input, usage error, sign-in, Graph failure, refused apply, lease held);
 2 'plan --detailed-exitcode' found changes to make. drift: 0 nothing to report, 1 error,
 else the OR of 2 (changes pending), 4 (unmanaged key sets or keys, keys present twice), 8 (key problems).
 """
@@ -95,15 +96,16 @@ def add_plan_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = UsageParser(
         prog="b2ckeys",
+        allow_abbrev=False,  # `--au` is not `--auto-approve`: no option is matched by prefix
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"b2ckeys {__version__}")
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=UsageParser)
     paths_help = "manifest files, or folders to search for *.yaml/*.yml (default: manifests/)"
 
     p = sub.add_parser(
@@ -145,8 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
         "then make the changes one by one. Every referenced secret must be available before any "
         "call to Graph. On a failure it stops and reports what was done and what was not; "
         "running it again adds only what is still missing. Given a plan file (plan --out), it "
-        "makes exactly the saved changes, after checking that neither the tenant nor the "
-        "manifests changed since the plan was made; a stale plan is refused, saying what changed.",
+        "makes exactly the saved changes without asking (the plan was reviewed when it was made), "
+        "after checking that neither the tenant nor the manifests changed since; a stale plan is "
+        "refused, saying what changed. Run it from the folder the plan was made in.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help=paths_help + "; or one PLANFILE written by 'plan --out'")
@@ -161,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--auto-approve",
         action="store_true",
-        help="do not ask for confirmation (needed when there is no terminal, as in CI)",
+        help="do not ask for confirmation (needed when there is no terminal, as in CI); "
+        "a PLANFILE is applied without asking, with or without it",
     )
     p.add_argument(
         "--parallelism",
@@ -187,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="take the tenant lease while applying (default true). --lock=false is unsafe: two applies "
         "at once may then add the same key twice, for ever",
     )
+
+    add_show_command(sub)
 
     p = sub.add_parser(
         "force-unlock",
@@ -265,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start the emulator in this process and run validate, plan, apply, plan "
         "again and drift on the B2C starter-pack key sets, to show the whole cycle with no tenant.",
     )
+    add_schema_command(sub)
+    add_completion_command(sub)
     for command in sub.choices.values():  # every command, also after it: b2ckeys drift --debug
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from ..core.changes import Plan
@@ -26,7 +27,7 @@ def emit_plan(plan: Plan, state, args, ctx: Context) -> None:
     ctx.out(render_plan(plan, args.format, color=ctx.color(ctx.stdout)))
     if args.out:
         planfile.write(args.out, planfile.build(plan, state, args.paths or list(DEFAULT_PATHS), int(time.time()),
-                                                policies=args.policies or ()))
+                                                policies=args.policies or (), folder=os.getcwd()))
         say = ctx.out if args.format == "text" else ctx.err  # keep stdout pure JSON / Markdown
         say(f"Saved the plan to {args.out}. To make exactly these changes: b2ckeys apply {args.out}")
 

@@ -3,10 +3,12 @@
 A plan file is JSON:
 
     {"format_version": 1, "kind": "b2ckeys-plan", "b2ckeysVersion": ..., "createdAt": ...,
+     "madeIn": "/the/folder/plan/ran/in",
      "manifests": {"paths": [...], "files": [{"path", "sha256"}], "secretReferences": [...],
                    "digest": "sha256:..."},
      "live": {"digest": "sha256:...", "keySets": [...metadata...]},
-     "plan": {... exactly what `plan --format json` prints ...}}
+     "plan": {... exactly what `plan --format json` prints ...},
+     "digest": "sha256:... of manifests, live and plan"}
 
 It records what the plan was computed from, so that `apply` can refuse a stale plan
 and say why: the manifests (their content and the secret references in them) and
@@ -66,15 +68,19 @@ def live_record(live: LiveState) -> dict:
     return {"digest": digest(data), **data}
 
 
-def build(plan: Plan, state: DesiredState, paths: list[str], now: int, *, policies=()) -> dict:
+def build(plan: Plan, state: DesiredState, paths: list[str], now: int, *, policies=(), folder: str = "") -> dict:
+    """`folder`: where the plan was made (the paths are relative to it); only for messages, so
+    it is outside every digest: a checkout at another absolute path applies the same plan."""
+    parts = {"manifests": manifest_record(state, paths, policies), "live": live_record(plan.live),
+             "plan": plan_data(plan)}
     return {
         "format_version": FORMAT_VERSION,
         "kind": KIND,
         "b2ckeysVersion": __version__,
         "createdAt": format_time(now),
-        "manifests": manifest_record(state, paths, policies),
-        "live": live_record(plan.live),
-        "plan": plan_data(plan),
+        **({"madeIn": folder} if folder else {}),
+        **parts,
+        "digest": digest(parts),  # finds a damaged or edited file (`show`, `apply`); not a signature
     }
 
 

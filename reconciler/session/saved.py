@@ -17,6 +17,7 @@ from ..plan import planfile
 from ..plan.data import live_data, plan_data
 from ..plan.livediff import live_changes
 from ..plan.planner import plan as make_plan
+from ..plan.restore import saved_plan
 from .session import Planned, Session
 
 
@@ -24,8 +25,10 @@ def load_saved_plan(session: Session, path: str, *, workers: int = 1) -> Planned
     """The saved plan's changes, with the state and client to apply them, once the plan is
     checked against the manifests and the tenant as they are now."""
     saved = planfile.read(path)
+    saved_plan(path, saved)  # a damaged or edited file is refused as such (as `show` does), not as stale
     paths = [str(p) for p in saved["manifests"].get("paths") or ()]
     policies = [str(p) for p in saved["manifests"].get("policies") or ()]
+    _require_found(path, saved, paths + policies)
     state = session.load(paths, policies=policies)
     session.report(secret_warnings(state, session.environ))
     changed = planfile.manifest_differences(saved["manifests"], planfile.manifest_record(state, paths, policies))
@@ -49,6 +52,26 @@ def load_saved_plan(session: Session, path: str, *, workers: int = 1) -> Planned
             "the tenant and the manifests are as recorded, so time did it: a key's exp has passed, a rotation "
             "became due, or a new UTC day began since (a rotation's first key starts at midnight)"]))
     return Planned(state, replace(fresh, changes=changes), client, writable=True)
+
+
+def _require_found(path: str, saved: dict, paths: list[str]) -> None:
+    """The recorded manifest paths are relative to the folder the plan was made in: from
+    any other folder, say which one to run from rather than that `manifests/` is missing."""
+    missing = [p for p in paths if not os.path.exists(p)]
+    if not missing:
+        return
+    folder = saved.get("madeIn")
+    here = os.getcwd()
+    names = ", ".join(printable(p) for p in missing)
+    which = "which is" if len(missing) == 1 else "which are"
+    if isinstance(folder, str) and folder and os.path.realpath(folder) == os.path.realpath(here):
+        raise ApplyRefused(f"the saved plan {path} reads {names}, {which} no longer there in {printable(here)}, "
+                           "the folder it was made in; nothing was changed. Make and review a new plan")
+    where = (f"it was made in {printable(folder)}" if isinstance(folder, str) and folder
+             else "it was made by an older b2ckeys, which did not record the folder it was made in")
+    raise ApplyRefused(f"the saved plan {path} reads {names}, {which} not found from here ({printable(here)}); "
+                       f"{where}. Nothing was changed. Run apply from that folder, the one that holds "
+                       f"{printable(missing[0])} (the root of the checkout, in CI)")
 
 
 def _now() -> int:
