@@ -138,6 +138,7 @@ def test_a_failed_command_fails_the_step_and_says_why_in_the_comment(action, rep
         assert posted["body"].startswith(MARKER + "\n### b2ckeys plan failed (exit code 1)")
         assert "nowhere" in posted["body"] and "```text" in posted["body"]
         assert "failed (exit code 1)" in result.summary
+        assert CANARY not in everything_said(result) + json.dumps(github.calls)
 
 
 def test_args_are_words_never_shell(action, repo, emu, env, tmp_path):
