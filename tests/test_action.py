@@ -197,3 +197,13 @@ def test_a_long_output_is_cut_to_fit_a_comment_with_a_note():
     assert body.rstrip().endswith("(https://github.com/octo/keys/actions/runs/9).*")
     assert body.count("```") % 2 == 0  # the code block is closed before the note
     assert comment.body_of(settings, MARKER, "short") == MARKER + "\nshort"
+
+
+def test_the_test_runner_refuses_what_it_does_not_evaluate(tmp_path):
+    """The runner above would otherwise pass an expression on as text and a test could pass on it."""
+    for expression in ("github.event.pull_request.title", "secrets.TOKEN", "inputs.command || 'x'"):
+        (tmp_path / "action.yml").write_text(yaml.safe_dump({
+            "name": "t", "description": "t", "inputs": {"command": {"default": "plan"}},
+            "runs": {"using": "composite", "steps": [{"shell": "bash", "run": f"echo ${{{{ {expression} }}}}"}]}}))
+        with pytest.raises(AssertionError, match="does not evaluate"):
+            Runner(tmp_path).run({}, workspace=tmp_path, env={}, runner_temp=tmp_path, files=tmp_path / "files")
