@@ -163,6 +163,7 @@ def test_each_pipeline_does_its_stage_and_signs_in_with_oidc_both_ways(name):
         assert deployment["environment"] == "production"
         assert doc["lockBehavior"] == "sequential" == doc["stages"][1]["lockBehavior"]
         assert "Exclusive Lock" in text and "B2CKEYS_AUTH=azure-cli" in text
+        assert "marker='<!-- b2ckeys:plan:. -->'" in text and "-X PATCH" in text  # one comment, updated
         tasks = [s for s in steps_of(doc) if s.get("task") == "AzureCLI@2"]
         assert len(tasks) == 4 and all(t["inputs"]["addSpnToEnvironment"] is True for t in tasks)
         assert all('"$idToken"' in t["inputs"]["inlineScript"] for t in tasks)
