@@ -12,6 +12,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # comment.py, beside this file
@@ -69,6 +70,18 @@ def fenced(text: str) -> str:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{text.rstrip()}\n{fence}\n"
+
+
+@contextmanager
+def no_workflow_commands():
+    """What b2ckeys prints quotes manifests and the tenant: the runner must not take a line of it
+    for a workflow command (`::add-mask::`, `::error::`), so they are off until a random token."""
+    token = os.urandom(16).hex()
+    print(f"::stop-commands::{token}", flush=True)
+    try:
+        yield
+    finally:
+        print(f"::{token}::", flush=True)
 
 
 def run_b2ckeys(bin_dir: str, argv: list[str], out_file: Path) -> tuple[int, str]:
@@ -155,10 +168,11 @@ def main() -> int:
         return 1
     folder = Path(tempfile.mkdtemp(prefix=f"b2ckeys-{command}-", dir=os.environ.get("RUNNER_TEMP")))
     out_file = folder / ("output.md" if is_markdown(argv) else "output.txt")
-    code, err = run_b2ckeys(os.environ["B2CKEYS_BIN"], argv, out_file)
-    out = out_file.read_text(encoding="utf-8", errors="replace")
-    sys.stdout.write(out)
-    sys.stdout.flush()
+    with no_workflow_commands():
+        code, err = run_b2ckeys(os.environ["B2CKEYS_BIN"], argv, out_file)
+        out = out_file.read_text(encoding="utf-8", errors="replace")
+        sys.stdout.write(out if out.endswith("\n") or not out else out + "\n")
+        sys.stdout.flush()
     text = rendered(command, argv, code, out, err)
     append_summary(text)
     changes = (command == "plan" and code == 2) or (command == "drift" and code & DRIFT_BITS == code and code & 2 == 2)

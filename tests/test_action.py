@@ -7,6 +7,7 @@ import fcntl
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -147,6 +148,17 @@ def test_args_are_words_never_shell(action, repo, emu, env, tmp_path):
     assert result.code != 0 and result.outputs["exit-code"] == "1"
     assert not list(repo.rglob("pwned*")) and not list(tmp_path.rglob("pwned*"))
     assert "$(touch pwned1)" in result.log  # b2ckeys got the literal word, and said it is no file
+
+
+def test_what_b2ckeys_prints_cannot_be_a_workflow_command(action, repo, emu, env, tmp_path):
+    """A manifest's text quoted in an error, at the start of a line, is shown, not obeyed."""
+    (repo / "manifests" / "bad.yaml").write_text("version: 1\nkeySets:\n::add-mask::gh-token-for-tests\n")
+    result = run_action(action, repo, dict(env), tmp_path, {"command": "validate", "args": "manifests/"})
+    assert result.outputs["exit-code"] == "1"
+    stop = re.search(r"^::stop-commands::([0-9a-f]{32})$", result.log, flags=re.M)
+    assert stop and f"\n::{stop.group(1)}::\n" in result.log
+    quoted = result.log[stop.end():result.log.index(f"::{stop.group(1)}::")]
+    assert "$ b2ckeys validate manifests/" in quoted and "bad.yaml" in quoted
 
 
 def test_drift_bits_are_outputs_unless_fail_on_changes(action, repo, emu, env, tmp_path):

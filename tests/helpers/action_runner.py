@@ -111,9 +111,9 @@ class Runner:
             script = files / f"step-{n}.sh"
             script.write_text(self.evaluate(step["run"], context))
             cwd = workspace / self.evaluate(step.get("working-directory", "."), context)
-            done = subprocess.run([*SHELLS[step["shell"]], str(script)], cwd=cwd, env=step_env,
-                                  capture_output=True, text=True, timeout=600)
-            log.append(f"## {step.get('name', n)}\n{done.stdout}{done.stderr}")
+            done = subprocess.run([*SHELLS[step["shell"]], str(script)], cwd=cwd, env=step_env, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)  # one log
+            log.append(f"## {step.get('name', n)}\n{done.stdout}")
             if "id" in step:
                 context["steps"][step["id"]] = read_file_commands(output_file)
             if done.returncode:
