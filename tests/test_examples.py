@@ -2,9 +2,12 @@
 run is a command with flags that exist, they sign in with OIDC federation, and the three
 stages run by hand against the emulator exactly as the examples run them."""
 
+import importlib.util
 import os
+import re
 import shlex
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,8 @@ from helpers.cli import CANARY, keys_in
 from reconciler.cli.main import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
+ACTION = "b2ckeys/b2ckeys"
+PIN = re.compile(r"^[0-9a-f]{40}$")
 PIPELINES = sorted((ROOT / "examples").rglob("*.yml")) + sorted((ROOT / "examples").rglob("*.yaml"))
 HOOKS = ROOT / ".pre-commit-hooks.yaml"
 FILES = [p for p in PIPELINES if p.parent != ROOT / "examples"] + [HOOKS]  # examples/*.yaml are manifests
@@ -56,8 +61,56 @@ def commands(script: str) -> list[tuple[list[str], dict]]:
     return found
 
 
+def action_module():
+    """action/run.py, whose command_line() makes the argv the action runs from its inputs."""
+    spec = importlib.util.spec_from_file_location("action_run", ROOT / "action" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def action_steps(node):
+    """Every step that uses the b2ckeys action."""
+    if isinstance(node, dict):
+        if str(node.get("uses", "")).startswith(ACTION + "@"):
+            yield node
+        for v in node.values():
+            yield from action_steps(v)
+    elif isinstance(node, list):
+        for item in node:
+            yield from action_steps(item)
+
+
+def action_commands(doc) -> list[tuple[list[str], dict]]:
+    """(argv, redirections) for each use of the action: the argv it runs, Markdown to COMMAND.md."""
+    found = []
+    for step in action_steps(doc):
+        inputs = step.get("with", {})
+        comment = str(inputs.get("comment", "false")).lower() == "true"
+        argv = action_module().command_line(inputs.get("command", "plan"), inputs.get("args", ""), comment)
+        found.append((argv, {">": f"{argv[0]}.md"} if "markdown" in argv else {}))
+    return found
+
+
 def commands_of(path: Path):
-    return [c for script in scripts(yaml.safe_load(path.read_text())) for c in commands(script)]
+    """In the order a run does them: the b2ckeys lines of scripts and the action's commands."""
+    doc = yaml.safe_load(path.read_text())
+    found = []
+    for step in steps_of(doc):
+        found += action_commands(step) if "uses" in step else [c for script in scripts(step) for c in commands(script)]
+    return found or [c for script in scripts(doc) for c in commands(script)]  # the pre-commit hook
+
+
+def steps_of(node):
+    if isinstance(node, dict):
+        if isinstance(node.get("steps"), list):
+            yield from node["steps"]
+        else:
+            for v in node.values():
+                yield from steps_of(v)
+    elif isinstance(node, list):
+        for item in node:
+            yield from steps_of(item)
 
 
 @pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(ROOT)) for p in FILES])
@@ -72,16 +125,17 @@ def test_every_b2ckeys_command_exists_with_its_flags(path):
 
 
 EXPECTED = {
-    "github/pull-request.yml": {"validate", "plan --format markdown"},
-    "github/apply.yml": {"plan --out", "apply --auto-approve b2ckeys.plan.json"},
+    "github/pull-request.yml": {"validate", "plan --format markdown --detailed-exitcode"},
+    "github/apply.yml": {"plan --out --detailed-exitcode", "apply b2ckeys.plan.json"},
     "github/drift.yml": {"drift --format markdown --expiry-window 30"},
     "azure-devops/azure-pipelines.yml": {"validate", "plan --format markdown", "plan --out",
-                                         "apply --auto-approve b2ckeys.plan.json", "drift --format markdown"},
+                                         "apply b2ckeys.plan.json", "drift --format markdown"},
 }
+GITHUB = sorted((ROOT / "examples" / "github").glob("*.yml"))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_each_pipeline_does_its_stage_and_signs_in_with_oidc(name):
+def test_each_pipeline_does_its_stage_and_signs_in_with_oidc_both_ways(name):
     path = ROOT / "examples" / name
     text = path.read_text()
     lines = [" ".join(argv) for argv, _ in commands_of(path)]
@@ -89,20 +143,82 @@ def test_each_pipeline_does_its_stage_and_signs_in_with_oidc(name):
         words = wanted.split()
         assert any(words[0] == line.split()[0] and all(w in line.split() for w in words[1:]) for line in lines), wanted
     assert "AZURE_FEDERATED_TOKEN_FILE" in text and "AZURE_CLIENT_SECRET" not in text
-    assert "azure/login" not in text
     doc = yaml.safe_load(text)
     if name.startswith("github/"):
-        assert doc["permissions"]["id-token"] == "write"
         assert "audience=api://AzureADTokenExchange" in text
+        for job in doc["jobs"].values():
+            assert job["permissions"]["id-token"] == "write"
+    if name.endswith("pull-request.yml"):  # the other sign-in: azure/login, then the Azure CLI's token
+        assert "uses: azure/login@a457da9ea143d694b1b9c7c869ebb04ebe844ef5  # v2.3.0" in text
+        assert "allow-no-subscriptions: true" in text and "B2CKEYS_AUTH: azure-cli" in text
     if name.endswith("apply.yml"):
         assert doc["jobs"]["apply"]["environment"] == "production"
     if name.endswith("drift.yml"):
         assert doc[True]["schedule"]  # YAML 1.1 reads the key `on` as True
         assert "gh issue create" in text and "gh issue edit" in text
+        assert "CODE & 8" in text and "CODE & 4" in text and "CODE & 2" in text  # keyed to the exit bits
     if name.startswith("azure-devops/"):
-        assert "serviceConnectionId" in text and doc["schedules"]
+        assert doc["schedules"] and doc["schedules"][0]["always"] == "true"  # a string, as the schema wants
         deployment = doc["stages"][1]["jobs"][1]
         assert deployment["environment"] == "production"
+        assert doc["lockBehavior"] == "sequential" == doc["stages"][1]["lockBehavior"]
+        assert "Exclusive Lock" in text and "B2CKEYS_AUTH=azure-cli" in text
+        assert "marker='<!-- b2ckeys:plan:. -->'" in text and "-X PATCH" in text  # one comment, updated
+        tasks = [s for s in steps_of(doc) if s.get("task") == "AzureCLI@2"]
+        assert len(tasks) == 4 and all(t["inputs"]["addSpnToEnvironment"] is True for t in tasks)
+        assert all('"$idToken"' in t["inputs"]["inlineScript"] for t in tasks)
+        jobs = [j for stage in doc["stages"] for j in stage["jobs"]]
+        assert all(j["timeoutInMinutes"].isdigit() for j in jobs)
+
+
+@pytest.mark.parametrize("path", GITHUB, ids=[p.name for p in GITHUB])
+def test_github_workflows_are_hardened(path):
+    """Pinned actions, no persisted credentials, a timeout and least permissions on every job,
+    the comment through the action's marker."""
+    text = path.read_text()
+    doc = yaml.safe_load(text)
+    uses = re.findall(r"^\s*(?:- )?uses: (\S+)(.*)$", text, flags=re.M)
+    assert uses
+    for ref, comment in uses:
+        name, _, commit = ref.partition("@")
+        assert PIN.match(commit), f"{name} is not pinned by commit"
+        assert re.fullmatch(r"\s+# v\d+\.\d+\.\d+", comment), f"{name}: the version in a comment"
+    assert doc["permissions"] == {}
+    for job in doc["jobs"].values():
+        assert 0 < job["timeout-minutes"] <= 60 and job["permissions"]
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False
+    assert "gh pr comment" not in text
+    if path.name == "apply.yml":
+        assert doc["concurrency"]["cancel-in-progress"] is False
+
+
+def pins() -> set[str]:
+    found = set()
+    for path in GITHUB:
+        found |= set(re.findall(r"uses: b2ckeys/b2ckeys@(\S+)", path.read_text()))
+    ado = yaml.safe_load((ROOT / "examples" / "azure-devops" / "azure-pipelines.yml").read_text())
+    found |= {v["value"] for v in ado["variables"] if v.get("name") == "b2ckeysCommit"}
+    return found
+
+
+def test_every_example_uses_one_pin_of_the_action():
+    [pin] = pins()
+    assert PIN.match(pin)
+
+
+def test_the_pinned_commit_has_the_action():
+    [pin] = pins()
+    git = ["git", "-C", str(ROOT)]
+    known = subprocess.run([*git, "cat-file", "-e", f"{pin}^{{commit}}"], capture_output=True)
+    if known.returncode:
+        shallow = subprocess.run([*git, "rev-parse", "--is-shallow-repository"], capture_output=True, text=True)
+        pytest.skip(f"commit {pin} is not in the local history (shallow clone: {shallow.stdout.strip() or 'no git'})")
+    for path in ("action.yml", "action/install.sh", "action/run.py", "action/comment.py", "requirements.lock.txt"):
+        assert subprocess.run([*git, "cat-file", "-e", f"{pin}:{path}"]).returncode == 0, path
+    ancestor = subprocess.run([*git, "merge-base", "--is-ancestor", pin, "HEAD"])
+    assert ancestor.returncode == 0, "the pinned commit is not in this branch's history"
 
 
 def test_pre_commit_hook_runs_validate():
@@ -137,6 +253,6 @@ def test_the_three_stages_run_by_hand_against_the_emulator(platform, emu, env, t
     assert ran.count("apply") == 1 and "drift" in ran
     assert keys_in(emu) == {"B2C_1A_TokenSigningKeyContainer": 1, "B2C_1A_TokenEncryptionKeyContainer": 1,
                             "B2C_1A_FacebookSecret": 1}
-    assert (tmp_path / "plan.md").read_text().startswith("### b2ckeys plan")
+    assert (tmp_path / "plan.md").read_text().startswith("### b2ckeys plan")  # the comment
     assert "No drift" in (tmp_path / "drift.md").read_text()
     assert os.path.exists(tmp_path / "b2ckeys.plan.json")
