@@ -51,6 +51,15 @@ def missing_secret_diagnostics(
     return found
 
 
+def reference_warnings(state: DesiredState, environ: Mapping[str, str] = os.environ) -> list[Diagnostic]:
+    """What `validate` and `plan` say about the secrets before anything needs them (the
+    plan holds references only): one located warning per reference apply could not read
+    now, saying what to set, then `secret_warnings`."""
+    missing = [Diagnostic(d.severity, f"{d.message}; apply needs it", d.location)
+               for d in missing_secret_diagnostics(state, Severity.WARNING, environ)]
+    return missing + secret_warnings(state, environ)
+
+
 def secret_warnings(state: DesiredState, environ: Mapping[str, str] = os.environ) -> list[Diagnostic]:
     """What validate and apply warn about before using the secrets: files others may read
     (`loose_file_warnings`), and each variable whose trailing line break will not be uploaded."""
