@@ -45,7 +45,8 @@ def _run(args, ctx: Context, session) -> int:
                            "changed. Review it, then rerun with --allow-destroy")
     _approve(args, ctx)
     ctx.out("")
-    progress = Progress(ctx.stdout, len(plan.changes), live=ctx.interactive(ctx.stdout))
+    progress = Progress(ctx.stdout, len(plan.changes), live=ctx.interactive(ctx.stdout),
+                        width=lambda: ctx.width(ctx.stdout))
     with StopOnSignal(ctx) as stop, progress:
         report = session.apply(
             planned,
