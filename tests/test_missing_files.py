@@ -55,7 +55,7 @@ def test_a_missing_password_file_is_named_a_password_file(tmp_path, capsys, cert
     path = manifest(tmp_path, "{kind: pkcs12, file: certs/idp.pfx, password: {file: certs/pw.txt}}")
     code, _, err = run(capsys, ["validate", str(path)], {})
     assert code == 0, err
-    assert f"warning: password file {tmp_path / 'certs' / 'pw.txt'} does not exist; apply needs it" in err
+    assert f"warning: password file {tmp_path / 'certs' / 'pw.txt'} does not exist; plan and apply need it" in err
 
 
 def test_a_missing_secret_file_is_named_missing(tmp_path, capsys):

@@ -142,7 +142,7 @@ def read_facts(key: DesiredKey, environ: Mapping[str, str]) -> CertificateFacts:
 def _password(key: DesiredKey, environ: Mapping[str, str]) -> str:
     problem = secrets.problem(key.secret, environ, "password file")
     if problem is not None:
-        raise CertificateProblem(f"password: {problem}")
+        raise CertificateProblem(f"password: {problem}; the certificate's thumbprint cannot be read without it")
     return secrets.resolve(key.secret, environ)
 
 

@@ -56,7 +56,9 @@ def reference_warnings(state: DesiredState, environ: Mapping[str, str] = os.envi
     """What `validate` and `plan` say about the secrets before anything needs them (the
     plan holds references only): one located warning per reference apply could not read
     now, saying what to set, then `secret_warnings`."""
-    missing = [Diagnostic(d.severity, f"{d.message}; apply needs it", d.location)
+    needs = {key.secret.location: "plan and apply need it" if key.kind is KeyKind.PKCS12 else "apply needs it"
+             for keyset in state.keysets for key in keyset.keys if key.secret is not None}
+    missing = [Diagnostic(d.severity, f"{d.message}; {needs.get(d.location, 'apply needs it')}", d.location)
                for d in missing_secret_diagnostics(state, Severity.WARNING, environ)]
     return missing + secret_warnings(state, environ)
 
