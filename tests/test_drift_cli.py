@@ -42,6 +42,8 @@ def test_each_bit_and_all_together(emu, env, manifest, tmp_path, capsys):
     assert ("! key set B2C_1A_Fb is declared in a manifest but missing from the tenant: every sign-in that uses "
             "it fails now; 'b2ckeys apply' creates it") in out
     assert "Drift: 2 changes pending, 1 key problem (exit code 10)." in out
+    code, out, _ = run(capsys, ["drift", "--format", "json", str(manifest)], env)
+    assert code == 10 and [(n["keySet"], n["missing"]) for n in json.loads(out)["noActiveKey"]] == [("B2C_1A_Fb", True)]
 
     assert run(capsys, ["apply", "--auto-approve", str(manifest)], env)[0] == 0
     graph = Graph(emu)
