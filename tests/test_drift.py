@@ -93,7 +93,12 @@ def test_reasons_say_why_in_words():
 
 def test_changes_pending_is_bit_2():
     r = drift(desired(A=[gen()], B=[gen()]), tenant(A=[live("k")]), NOW)
-    assert r.exit_code == 2 and [c.keyset_id for c in r.changes] == ["B2C_1A_B", "B2C_1A_B"]
+    assert r.exit_code == 2 | 8 and [c.keyset_id for c in r.changes] == ["B2C_1A_B", "B2C_1A_B"]
+    # a declared key set missing from the tenant: pending (2), and every sign-in using it fails now (8)
+    assert [(n.keyset_id, n.missing, n.now) for n in r.no_active] == [("B2C_1A_B", True, True)]
+    assert "missing from the tenant" in r.no_active[0].reason
+    r = drift(desired(A=[gen(), gen(nbf=NOW)]), tenant(A=[live("k")]), NOW)
+    assert r.exit_code == 2 and r.no_active == ()  # a key to add to a key set that exists: pending only
 
 
 def test_unmanaged_key_sets_and_keys_are_bit_4():
@@ -115,7 +120,7 @@ def test_backups_are_ignored_everywhere():
 def test_all_bits_together_and_unmanaged_key_sets_are_checked_too():
     r = drift(desired(A=[gen()]), tenant(Legacy=[key("old", exp=NOW - DAY)]), NOW)
     assert r.exit_code == 2 | 4 | 8 == 14
-    assert [n.keyset_id for n in r.no_active] == ["B2C_1A_Legacy"]
+    assert [(n.keyset_id, n.missing) for n in r.no_active] == [("B2C_1A_A", True), ("B2C_1A_Legacy", False)]
     assert problems(r)[0] == ("expired", "old")
 
 

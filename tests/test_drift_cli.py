@@ -38,7 +38,12 @@ def test_nothing_to_report_is_exit_0(emu, env, manifest, capsys):
 
 def test_each_bit_and_all_together(emu, env, manifest, tmp_path, capsys):
     code, out, _ = run(capsys, ["drift", str(manifest)], env)
-    assert code == 2 and "+ key set B2C_1A_Fb" in out  # pending
+    assert code == 2 | 8 == 10 and "+ key set B2C_1A_Fb" in out  # pending, and sign-ins using it fail now
+    assert ("! key set B2C_1A_Fb is declared in a manifest but missing from the tenant: every sign-in that uses "
+            "it fails now; 'b2ckeys apply' creates it") in out
+    assert "Drift: 2 changes pending, 1 key problem (exit code 10)." in out
+    code, out, _ = run(capsys, ["drift", "--format", "json", str(manifest)], env)
+    assert code == 10 and [(n["keySet"], n["missing"]) for n in json.loads(out)["noActiveKey"]] == [("B2C_1A_Fb", True)]
 
     assert run(capsys, ["apply", "--auto-approve", str(manifest)], env)[0] == 0
     graph = Graph(emu)
@@ -60,7 +65,7 @@ def test_each_bit_and_all_together(emu, env, manifest, tmp_path, capsys):
                                           "      - {kind: generate, kty: RSA, use: sig}\n")
     code, out, _ = run(capsys, ["drift", str(manifest), str(tmp_path / "absent.yaml")], env)
     assert code == 2 | 4 | 8
-    assert "Drift: 2 changes pending, 2 not in any manifest, 2 key problems (exit code 14)." in out
+    assert "Drift: 2 changes pending, 2 not in any manifest, 3 key problems (exit code 14)." in out
     assert CANARY not in out
 
 
@@ -90,7 +95,7 @@ def test_markdown_drift_and_errors(emu, env, manifest, capsys):
     upload(Graph(emu), "Stray")
     before = len(writes(emu))
     code, out, _ = run(capsys, ["drift", str(manifest), "--format", "markdown"], env)
-    assert code == 2 | 4 and out.startswith("### b2ckeys drift\n")
+    assert code == 2 | 4 | 8 and out.startswith("### b2ckeys drift\n")
     assert "- key set `B2C_1A_Stray`" in out and CANARY not in out
     del env["AZURE_TENANT_ID"]
     assert run(capsys, ["drift", str(manifest)], env)[0] == 1  # an error is 1, never a drift bit

@@ -7,7 +7,8 @@ from helpers.cli import CANARY, run, writes
 from helpers.graph import Graph
 from helpers.model import DAY, NOW, key
 from reconciler.core.model import KeyType, KeyUse, LiveKey, LiveKeySet, LiveState
-from reconciler.manifest.export import DEFAULT_SCHEMA_REF, env_base, export_manifest, schema_ref_for
+from reconciler.core.shipped import SCHEMA_URL
+from reconciler.manifest.export import DEFAULT_SCHEMA_REF, env_base, export_manifest
 from reconciler.manifest.reader import load_manifests
 from reconciler.plan.planner import plan
 
@@ -71,13 +72,9 @@ def test_empty_tenant_exports_a_valid_empty_manifest(tmp_path):
     assert "keySets: []" in result.text and state.keysets == () and p.is_empty
 
 
-def test_schema_modeline_is_relative_to_the_output(tmp_path):
-    (tmp_path / "schemas").mkdir()
-    (tmp_path / "schemas" / "keysets.schema.json").write_text("{}")
-    (tmp_path / "manifests" / "deep").mkdir(parents=True)
-    assert schema_ref_for(str(tmp_path / "manifests" / "x.yaml")) == "../schemas/keysets.schema.json"
-    assert schema_ref_for(str(tmp_path / "manifests" / "deep" / "x.yaml")) == "../../schemas/keysets.schema.json"
-    assert schema_ref_for(None) == DEFAULT_SCHEMA_REF
+def test_schema_modeline_names_the_published_schema_wherever_the_file_goes():
+    # a relative path (../schemas/...) would dangle in the user's repository
+    assert DEFAULT_SCHEMA_REF == SCHEMA_URL and SCHEMA_URL.startswith("https://")
 
 
 def test_export_validate_plan_on_a_tenant_populated_out_of_band(emu, env, tmp_path, capsys):
@@ -99,7 +96,7 @@ def test_export_validate_plan_on_a_tenant_populated_out_of_band(emu, env, tmp_pa
     code, stdout, err = run(capsys, ["export", "--out", str(out)], env)
     assert code == 0, err
     text = out.read_text()
-    assert text.startswith("# yaml-language-server: $schema=../schemas/keysets.schema.json\n")
+    assert text.startswith(f"# yaml-language-server: $schema={SCHEMA_URL}\n")
     assert "value: {env: FACEBOOK_SECRET}" in text and "nbf: 2026-01-01T00:00:00Z" in text
     assert "value: {env: API_KEYS}" in text and "value: {env: API_KEYS_2}" in text
     assert "Gone" not in text and CANARY not in text + stdout + err

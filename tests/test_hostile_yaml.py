@@ -123,7 +123,8 @@ def test_deep_nesting_is_a_located_error(tmp_path, capsys, content):
 def test_a_key_written_twice_is_an_error(tmp_path, capsys):
     code, err, _ = validate(tmp_path, capsys, KEY + "        use: sig\n        use: enc\n")
     assert code == 1
-    assert only_error(err, tmp_path / "m.yaml") == ("8:9", "duplicate key 'use' (first at line 7)")
+    assert only_error(err, tmp_path / "m.yaml") == ("8:9", "duplicate key 'use' (first at line 7): a key may appear "
+                                                         "once in a mapping; remove one")
 
 
 @pytest.mark.parametrize("content, where, fragment", [
@@ -142,8 +143,7 @@ def test_tabs_for_indentation_say_so(tmp_path, capsys):
     code, err, _ = validate(tmp_path, capsys, "version: 1\nkeySets:\n\t- name: Foo\n")
     assert code == 1
     assert only_error(err, tmp_path / "m.yaml") == (
-        "3:1", "invalid YAML: found character '\\t' that cannot start any token "
-               "(YAML does not allow tabs for indentation: use spaces)")
+        "3:1", "invalid YAML: a tab character here: YAML indents with spaces only; replace the tab with spaces")
 
 
 # YAML 1.1 reads these unquoted values as something else than their text

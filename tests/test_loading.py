@@ -78,7 +78,7 @@ def test_drift_while_loading(emu, big):
     emu.config.update({"page_size": 250})
     done = b2ckeys(emu, "--debug", "drift", str(big))
     assert OVERLAPPED in done.stderr
-    assert done.returncode == 2, done.stderr[-2000:]  # changes pending: every key set is missing
+    assert done.returncode == 2 | 8, done.stderr[-2000:]  # every key set is missing: pending, and a key problem
 
 
 @pytest.mark.parametrize("lines", [

@@ -36,7 +36,7 @@ def errors_of(*paths: str) -> ManifestError:
 
 # fixture file → where the (single) error is, and a fragment of its message
 CASES = [
-    ("bad-yaml-syntax.yaml", "7:17", "invalid YAML: mapping values are not allowed here"),
+    ("bad-yaml-syntax.yaml", "7:17", "invalid YAML: a ':' where no key can start"),
     ("bad-version.yaml", "1:10", "'version' must be 1 (got 2)"),
     ("unknown-property.yaml", "6:9", "unknown property 'ktyy' (allowed: kind, kty, use, nbf, exp, rotate)"),
     ("missing-use.yaml", "5:9", "missing required property 'use'"),
@@ -51,7 +51,7 @@ CASES = [
     ("mixed-use.yaml", "8:9", "B2C refuses to mix sig and enc keys in one key set (AADB2C95042)"),
     ("duplicate-key-in-keyset.yaml", "9:9",
      "the same key (kty, use, nbf, exp) is declared twice in key set 'B2C_1A_Foo': also at line 5"),
-    ("duplicate-mapping-key.yaml", "8:9", "duplicate key 'use' (first at line 7)"),
+    ("duplicate-mapping-key.yaml", "8:9", "duplicate key 'use' (first at line 7): a key may appear once"),
     ("duplicate-keyset-same-file.yaml", "8:5",
      "key set 'B2C_1A_Foo' is declared twice: also at duplicate-keyset-same-file.yaml:3:5"),
     ("bad-name.yaml", "3:11", "key set name 'Foo/bak' may contain only letters, digits, '_', '.' and '-'"),

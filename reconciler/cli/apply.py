@@ -47,7 +47,8 @@ def _run(args, ctx: Context, session) -> int:
     if not planfile:  # a saved plan was reviewed when it was made: applied without asking
         _approve(args, ctx)
     ctx.out("")
-    progress = Progress(ctx.stdout, len(plan.changes), live=ctx.interactive(ctx.stdout))
+    progress = Progress(ctx.stdout, len(plan.changes), live=ctx.interactive(ctx.stdout),
+                        width=lambda: ctx.width(ctx.stdout))
     with StopOnSignal(ctx) as stop, progress:
         report = session.apply(
             planned,

@@ -3,6 +3,7 @@ of a terminal tool (colour only on a terminal and without NO_COLOR; warnings on 
 
 from __future__ import annotations
 
+import os
 from typing import Mapping, Sequence, TextIO
 
 from ..core.diagnostics import Diagnostic
@@ -23,6 +24,16 @@ class Context:
         if self.environ.get("TERM") == "dumb":
             return False
         return bool(getattr(stream, "isatty", None) and stream.isatty())
+
+    def width(self, stream: TextIO) -> int:
+        """The terminal's width in columns: COLUMNS when set, else the terminal `stream` is on, else 80."""
+        columns = self.environ.get("COLUMNS", "")
+        if columns.isdigit() and int(columns) > 0:
+            return int(columns)
+        try:
+            return os.get_terminal_size(stream.fileno()).columns or 80
+        except (AttributeError, OSError, ValueError):  # not a terminal, or no file behind it
+            return 80
 
     def color(self, stream: TextIO) -> bool:
         return self.interactive(stream) and not self.environ.get("NO_COLOR")

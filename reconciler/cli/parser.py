@@ -227,13 +227,15 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         help="write the tenant's key sets as a manifest, secrets as references, to adopt a tenant",
         description="Read the tenant's key sets and write a manifest that validates and that, planned "
-        "against the same tenant, shows no change: RSA keys as generate, oct keys as secret with "
+        "against the same tenant, shows no change: RSA keys as generate, certificates as pkcs12 with a file "
+        "placeholder to fill in, oct keys as secret with "
         "{env: NAME} references named after the key set, dates in RFC 3339. Backups (.bak) and "
         "b2ckeys' lease key set are left out; key sets a manifest cannot express are left out with a comment saying why.",
     )
     p.add_argument("--out", metavar="FILE",
-                   help="write the manifest to FILE (default: standard output); the schema modeline "
-                   "points at the nearest schemas/keysets.schema.json above FILE")
+                   help="write the manifest to FILE (default: standard output), making its folders")
+    p.add_argument("--schema-ref", metavar="URL",
+                   help="the schema the modeline names (default: the published schema's https URL)")
 
     p = sub.add_parser(
         "doctor",

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ..core.diagnostics import Severity
 from ..manifest.files import DEFAULT_PATHS
-from ..manifest.secrets import missing_secret_diagnostics, secret_warnings
+from ..manifest.secrets import reference_warnings
 from ..manifest.state import load_state
 from ..render.text import plural
 from .context import EXIT_OK, Context
@@ -14,7 +13,7 @@ def run(args, ctx: Context) -> int:
     state, warnings = load_state(args.paths or DEFAULT_PATHS, ctx.environ, policies=args.policies or (),
                                  validating=True)
     ctx.show(warnings)
-    ctx.show(missing_secret_diagnostics(state, Severity.WARNING, ctx.environ) + secret_warnings(state, ctx.environ))
+    ctx.show(reference_warnings(state, ctx.environ))
     keys = sum(len(k.keys) for k in state.keysets)
     refs = f", {plural(len(state.references), 'policy reference')} checked" if args.policies else ""
     ctx.out(

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 MAX_FILE_BYTES = 256 * 1024  # a certificate or PKCS#12 file is a few KiB
 _PEM_CERT = b"-----BEGIN CERTIFICATE-----"
+PLACEHOLDER_FOLDER = "REPLACE-ME"  # export's `file:` placeholders: an error until someone puts the file there
 
 
 class CertificateProblem(Exception):
@@ -105,6 +106,9 @@ def read_file(ref: SecretRef) -> bytes:
     refused = secrets.confinement_problem(ref, "file")
     if refused:
         raise CertificateProblem(refused)
+    if is_placeholder(ref) and not os.path.exists(path):
+        raise CertificateProblem(f"placeholder from export: put the certificate's file at {path}, or set `file:` "
+                                 "to where it is (the comment above the key names the certificate's x5t)")
     if not os.path.isfile(path):
         raise CertificateProblem(f"file {path} does not exist" if not os.path.exists(path) else f"{path} is not a file")
     try:
@@ -116,18 +120,29 @@ def read_file(ref: SecretRef) -> bytes:
         raise CertificateProblem(f"file {path} is {e}{tail}") from None
 
 
+def is_placeholder(ref: SecretRef) -> bool:
+    """A `file:` that `export` wrote for someone to fill in (`REPLACE-ME/…`)."""
+    return ref.source == "file" and ref.name.replace("\\", "/").split("/")[0] == PLACEHOLDER_FOLDER
+
+
 def read_facts(key: DesiredKey, environ: Mapping[str, str]) -> CertificateFacts:
     """The certificate facts of a certificate or pkcs12 key; CertificateProblem when unreadable."""
     data = read_file(key.file)
     if key.kind is KeyKind.CERTIFICATE:
-        return parse_certificate(data)
+        try:
+            return parse_certificate(data)
+        except CertificateProblem as e:
+            if key.file.name.lower().endswith((".pfx", ".p12")):
+                raise CertificateProblem(f"{e}; a .pfx/.p12 file is PKCS#12: declare it as kind: pkcs12 "
+                                         "with its password") from None
+            raise
     return parse_pkcs12(data, _password(key, environ))
 
 
 def _password(key: DesiredKey, environ: Mapping[str, str]) -> str:
-    problem = secrets.problem(key.secret, environ)
+    problem = secrets.problem(key.secret, environ, "password file")
     if problem is not None:
-        raise CertificateProblem(f"password: {problem}")
+        raise CertificateProblem(f"password: {problem}; the certificate's thumbprint cannot be read without it")
     return secrets.resolve(key.secret, environ)
 
 
@@ -158,12 +173,13 @@ def with_certificate_facts(
 
 
 def _with_facts(key: DesiredKey, environ, strict: bool, out: list[Diagnostic]) -> DesiredKey:
-    no_password = key.kind is KeyKind.PKCS12 and secrets.problem(key.secret, environ) is not None
+    there = os.path.exists(secrets.file_path(key.file))  # a missing file is said first, as missing
+    no_password = there and key.kind is KeyKind.PKCS12 and secrets.problem(key.secret, environ) is not None
     if no_password and not strict:  # validate reports the password reference itself, as for every secret
         out.append(Diagnostic(Severity.WARNING, f"PKCS#12 file {key.file.name}: its thumbprint cannot be read "
                               "without the password; plan and apply need it", key.file.location))
         return key
-    unavailable = key.kind is KeyKind.PKCS12 and not os.path.exists(secrets.file_path(key.file))
+    unavailable = key.kind is KeyKind.PKCS12 and not there and not is_placeholder(key.file)
     try:
         facts = read_facts(key, environ)
     except CertificateProblem as e:

@@ -8,6 +8,16 @@ use, nbf and exp:
   with `value: {env: NAME}`, NAME made from the key set's name (FacebookSecret ->
   FACEBOOK_SECRET, then FACEBOOK_SECRET_2 ... for further keys). Graph never
   returns secret values, so the variable is needed only to upload that key again.
+- An RSA key that holds a certificate (x5t) was uploaded (uploadCertificate or
+  uploadPkcs12), and `generate` would make a random key in its place. Graph never
+  says whether B2C holds its private key (d, p, q … are never returned), and both
+  uploads make sig keys, so a sig key becomes `kind: pkcs12` (signing needs the private
+  key) with a `file: REPLACE-ME/…` and a `password: {env: …_PFX_PASSWORD}`; the comment
+  above it names its x5t and dates, and says to write `kind: certificate` without the
+  password if only the public certificate is held. The placeholder fails validate until
+  the file is there (`certificates.PLACEHOLDER_FOLDER`); filled in, the key matches the
+  live key by x5t. A key set holding an enc key with a certificate is not exported: no
+  upload makes one, and a manifest cannot declare it.
 - Dates are RFC 3339 in UTC; key sets are sorted by id, keys by nbf.
 - Not exported, each with a comment saying why (they stay unmanaged, and the plan
   still shows no change): B2C's `.bak` backups and b2ckeys' lease key set
@@ -23,17 +33,18 @@ use, nbf and exp:
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 
 from ..core.diagnostics import printable
 from ..core.model import (EPOCH_MAX, EPOCH_MIN, KEYSET_PREFIX, KeyType, LiveKey, LiveKeySet, LiveState, format_time,
                           is_internal, strip_prefix)
+from ..core.shipped import SCHEMA_URL
 from . import names
+from .certificates import PLACEHOLDER_FOLDER
 
-DEFAULT_SCHEMA_REF = "../schemas/keysets.schema.json"
-SCHEMA_IN_REPO = os.path.join("schemas", "keysets.schema.json")
+DEFAULT_SCHEMA_REF = SCHEMA_URL  # an https URL: a relative path would dangle in the user's repository
+_FILE_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 @dataclass(frozen=True)
@@ -52,23 +63,6 @@ def env_base(name: str) -> str:
     return text if text and not text[0].isdigit() else "KEY_" + text
 
 
-def schema_ref_for(out_path: str | None) -> str:
-    """The modeline's schema path, relative to the written file: the nearest
-    schemas/keysets.schema.json above it, else the shipped layout's ../schemas/...."""
-    if not out_path:
-        return DEFAULT_SCHEMA_REF
-    folder = os.path.dirname(os.path.abspath(out_path))
-    here = folder
-    while True:
-        candidate = os.path.join(here, SCHEMA_IN_REPO)
-        if os.path.isfile(candidate):
-            return os.path.relpath(candidate, folder).replace(os.sep, "/")
-        parent = os.path.dirname(here)
-        if parent == here:
-            return DEFAULT_SCHEMA_REF
-        here = parent
-
-
 def export_manifest(live: LiveState, *, schema_ref: str = DEFAULT_SCHEMA_REF, tenant: str | None = None) -> ExportResult:
     body: list[str] = []
     skipped: list[str] = []
@@ -84,9 +78,9 @@ def export_manifest(live: LiveState, *, schema_ref: str = DEFAULT_SCHEMA_REF, te
             continue
         name = strip_prefix(keyset.id)
         body += [f"  - name: {names.as_yaml(name)}", "    keys:"]
-        kept: dict[tuple, LiveKey] = {key.identity: key for key in keyset.keys}  # of copies, the last listed
+        kept: dict[tuple, LiveKey] = {_same(key): key for key in keyset.keys}  # of copies, the last listed
         for key in sorted(keyset.keys, key=_key_order):
-            first = kept[key.identity]
+            first = kept[_same(key)]
             if first is not key:
                 skipped.append(printable(f"{keyset.id}: key {key.kid} not exported: it has the same kty, use, nbf "
                                          f"and exp as key {first.kid}, and a manifest declares a key once; plan and "
@@ -105,6 +99,9 @@ def export_manifest(live: LiveState, *, schema_ref: str = DEFAULT_SCHEMA_REF, te
         f"{keys} key{'s' if keys != 1 else ''}.",
         "# Graph never returns secret values: each `secret` key names an environment variable,",
         "# needed only if apply must upload that key again. Review, rename, then commit.",
+        *([f"# Certificate keys have a `file: {PLACEHOLDER_FOLDER}/...` placeholder: validate fails until",
+           "# each names the certificate's file (the comment above each key says which)."]
+          if any(f"file: {PLACEHOLDER_FOLDER}/" in line for line in body) else []),
         "version: 1",
         f"# tenant: {printable(tenant)}   # optional guard" if tenant
         else "# tenant: contoso.onmicrosoft.com   # optional guard",
@@ -129,6 +126,9 @@ def _cannot_export(keyset: LiveKeySet) -> str | None:
     if not uses <= {"sig", "enc"}:
         return f"its keys have use {sorted(uses)[0]!r}, not sig or enc"
     for key in keyset.keys:
+        if key.kty is KeyType.RSA and key.x5t and getattr(key.use, "value", key.use) == "enc":
+            return (f"key {key.kid} holds a certificate with use enc, which no upload makes (uploadCertificate "
+                    "and uploadPkcs12 make sig keys) and a manifest cannot declare")
         for value in (key.nbf, key.exp):
             if value is not None and not EPOCH_MIN <= value <= EPOCH_MAX:
                 return f"key {key.kid} has a date a manifest cannot express ({value})"
@@ -145,10 +145,9 @@ def _key_lines(key: LiveKey, name: str, used_names: set[str]) -> list[str]:
     remarks = [f"kid {printable(key.kid)}"]
     if key.status and key.status.lower() != "enabled":
         remarks.append(printable(key.status))
+    if key.kty is KeyType.RSA and key.x5t:
+        return _certificate_lines(key, name, used_names, remarks)
     if key.kty is KeyType.RSA:
-        if key.x5t:
-            remarks.append(f"holds a certificate (x5t {printable(key.x5t)}); generate matches it by its dates: "
-                           "declare it as kind certificate or pkcs12 with its file to manage it by thumbprint")
         lines = [f"      - kind: generate   # {'; '.join(remarks)}", "        kty: RSA",
                  f"        use: {getattr(key.use, 'value', key.use)}"]
     else:
@@ -160,6 +159,26 @@ def _key_lines(key: LiveKey, name: str, used_names: set[str]) -> list[str]:
     if key.exp is not None:
         lines.append(f"        exp: {format_time(key.exp)}")
     return lines
+
+
+def _same(key: LiveKey) -> tuple:
+    """What makes two live keys copies of one declared key: a certificate's thumbprint, else kty, use and dates."""
+    return ("x5t", key.x5t) if key.x5t and key.kty is KeyType.RSA else key.identity
+
+
+def _certificate_lines(key: LiveKey, name: str, used_names: set[str], remarks: list[str]) -> list[str]:
+    """A `pkcs12` key with a file placeholder (validate fails until it is filled in) and a password
+    reference; certificate keys take their dates from the file, so none are written."""
+    x5t = printable(key.x5t)
+    known = key.nbf is not None or key.exp is not None
+    dates = f", valid {format_time(key.nbf)} to {format_time(key.exp)}" if known else ""
+    placeholder = f"{PLACEHOLDER_FOLDER}/{_FILE_SAFE.sub('_', name)}-{_FILE_SAFE.sub('_', key.x5t)[:43]}.pfx"
+    return [f"      # certificate x5t {x5t}{dates}.",
+            "      # Put its .pfx in the repository and set `file:` to it; if only its public certificate",
+            "      # (.cer/.pem) is held, write kind: certificate and drop `password:`.",
+            f"      - kind: pkcs12   # {'; '.join(remarks)}",
+            f"        file: {placeholder}",
+            f"        password: {{env: {_unique(env_base(name) + '_PFX_PASSWORD', used_names)}}}"]
 
 
 def _unique(base: str, used: set[str]) -> str:

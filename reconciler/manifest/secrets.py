@@ -25,9 +25,9 @@ from .confine import escape, read_regular_file, repository_root
 MAX_SECRET_BYTES = 64 * 1024
 
 
-def problem(ref: SecretRef, environ: Mapping[str, str] = os.environ) -> str | None:
-    """None when `ref` can be resolved now, else why not."""
-    return _read(ref, environ)[1]
+def problem(ref: SecretRef, environ: Mapping[str, str] = os.environ, what: str = "secret file") -> str | None:
+    """None when `ref` can be resolved now, else why not (a file is called `what`)."""
+    return _read(ref, environ, what)[1]
 
 
 def resolve(ref: SecretRef, environ: Mapping[str, str] = os.environ) -> str:
@@ -45,10 +45,22 @@ def missing_secret_diagnostics(
     found = []
     for keyset in state.keysets:
         for key in keyset.keys:
-            message = problem(key.secret, environ) if key.secret is not None else None
+            what = "password file" if key.kind is KeyKind.PKCS12 else "secret file"
+            message = problem(key.secret, environ, what) if key.secret is not None else None
             if message is not None:
                 found.append(Diagnostic(severity, message, key.secret.location))
     return found
+
+
+def reference_warnings(state: DesiredState, environ: Mapping[str, str] = os.environ) -> list[Diagnostic]:
+    """What `validate` and `plan` say about the secrets before anything needs them (the
+    plan holds references only): one located warning per reference apply could not read
+    now, saying what to set, then `secret_warnings`."""
+    needs = {key.secret.location: "plan and apply need it" if key.kind is KeyKind.PKCS12 else "apply needs it"
+             for keyset in state.keysets for key in keyset.keys if key.secret is not None}
+    missing = [Diagnostic(d.severity, f"{d.message}; {needs.get(d.location, 'apply needs it')}", d.location)
+               for d in missing_secret_diagnostics(state, Severity.WARNING, environ)]
+    return missing + secret_warnings(state, environ)
 
 
 def secret_warnings(state: DesiredState, environ: Mapping[str, str] = os.environ) -> list[Diagnostic]:
@@ -111,14 +123,15 @@ def confinement_problem(ref: SecretRef, what: str = "secret file") -> str | None
             "or inside B2CKEYS_SECRETS_ROOT when that is set")
 
 
-def _read(ref: SecretRef, environ: Mapping[str, str]) -> tuple[str, None] | tuple[None, str]:
+def _read(ref: SecretRef, environ: Mapping[str, str], what: str = "secret file"
+          ) -> tuple[str, None] | tuple[None, str]:
     if ref.source == "env":
         return _read_env(ref.name, environ)
     if ref.source == "file":
-        refused = confinement_problem(ref)
+        refused = confinement_problem(ref, what)
         if refused:
             return None, refused
-        return _read_file(file_path(ref))
+        return _read_file(file_path(ref), what)
     return None, f"unknown secret source '{ref.source}' (use env or file)"
 
 
@@ -132,24 +145,24 @@ def _read_env(name: str, environ: Mapping[str, str]) -> tuple[str, None] | tuple
     return value, None
 
 
-def _read_file(path: str) -> tuple[str, None] | tuple[None, str]:
+def _read_file(path: str, what: str = "secret file") -> tuple[str, None] | tuple[None, str]:
     if not os.path.exists(path):
-        return None, f"secret file {path} does not exist"
+        return None, f"{what} {path} does not exist"
     if os.path.isdir(path):
-        return None, f"secret file {path} is a folder"
+        return None, f"{what} {path} is a folder"
     try:
         raw = read_regular_file(os.path.realpath(path), MAX_SECRET_BYTES)  # the path just checked
     except OSError as e:
-        return None, f"secret file {path} cannot be read: {e.strerror or type(e).__name__}"
+        return None, f"{what} {path} cannot be read: {e.strerror or type(e).__name__}"
     except ValueError as e:
-        return None, f"secret file {path} is {e}"
+        return None, f"{what} {path} is {e}"
     try:
         value = raw.decode("utf-8-sig")  # a BOM (Windows editors) is not part of the secret
     except UnicodeDecodeError:
-        return None, f"secret file {path} is not valid UTF-8"
+        return None, f"{what} {path} is not valid UTF-8"
     value = _without_line_break(value)
     if value == "":
-        return None, f"secret file {path} is empty"
+        return None, f"{what} {path} is empty"
     return value, None
 
 

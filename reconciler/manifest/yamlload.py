@@ -25,6 +25,7 @@ from yaml.nodes import MappingNode
 
 from ..core.diagnostics import Diagnostic, Location
 from .confine import read_regular_file
+from .yamlhints import explain
 from .yamltree import _CORE, _MAP_TAG, _TOO_LARGE, MAX_NODES, Document, _Builder, _error, _Failed, _location
 
 MAX_BYTES = 1024 * 1024  # per manifest file, checked before parsing
@@ -128,23 +129,13 @@ def load_document(path: str) -> tuple[Document, list[Diagnostic]]:
         return doc, [_error(f.location, f.message)]
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        where = _location(path, mark) if mark else Location(path)
-        return doc, [_error(where, _yaml_message(e))]
+        where, message = explain(path, e.problem, e.problem_mark, e.context, e.context_mark)  # in plain words
+        return doc, [_error(where or (_location(path, mark) if mark else Location(path)), message)]
     except yaml.reader.ReaderError as e:
         where = _position_location(path, text, e.position)
         return doc, [_error(where, f"invalid YAML: {e.reason} (character #x{e.character:04x})")]
     except yaml.YAMLError as e:  # pragma: no cover - pyyaml raises the kinds above
         return doc, [_error(Location(path), f"invalid YAML: {e}")]
-
-
-def _yaml_message(e: yaml.MarkedYAMLError) -> str:
-    problem = e.problem or e.context or "syntax error"
-    if "'\\t'" in problem:
-        problem += " (YAML does not allow tabs for indentation: use spaces)"
-    message = f"invalid YAML: {problem}"
-    if e.context and e.problem and e.context_mark:
-        message += f" ({e.context} at line {e.context_mark.line + 1})"
-    return message
 
 
 def _load_text(doc: Document, text: str) -> tuple[Document, list[Diagnostic]]:
@@ -167,8 +158,9 @@ def _load_with(loader_class: Any, doc: Document, text: str) -> tuple[Document, l
         if node is None:
             raise _Failed(Location(doc.path, 1, 1), "the file is empty: expected a manifest (version: 1, keySets: ...)")
         if not isinstance(node, MappingNode) or node.tag != _MAP_TAG:
+            what = {yaml.SequenceNode: ", not a list", yaml.ScalarNode: ", not a single value"}.get(type(node), "")
             raise _Failed(_location(doc.path, node.start_mark),
-                          "the top level must be a mapping (version: 1, keySets: ...)")
+                          f"the top level must be a mapping (version: 1, keySets: ...){what}")
         builder = _Builder(loader, doc)
         doc.data = builder.build(node, ())
         return doc, builder.diagnostics

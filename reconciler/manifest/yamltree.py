@@ -126,7 +126,9 @@ class _Builder:
             key = self._key(key_node)
             if key in explicit:
                 first = explicit[key][0].start_mark.line + 1
-                self.diagnostics.append(_error(self._loc(key_node), f"duplicate key '{shown(key)}' (first at line {first})"))
+                self.diagnostics.append(_error(self._loc(key_node), f"duplicate key '{shown(key)}' (first at line "
+                                                                    f"{first}): a key may appear once in a mapping; "
+                                                                    "remove one"))
             else:
                 explicit[key] = (key_node, value_node)
         merged.update(explicit)

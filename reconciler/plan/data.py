@@ -172,7 +172,7 @@ def drift_data(report) -> dict:
         "expired": [_expiry(e) for e in report.expired],
         "expiring": [_expiry(e) for e in report.expiring],
         "noActiveKey": [
-            {"keySet": n.keyset_id, "now": n.now, "windowEnd": n.window_end, "reason": n.reason}
+            {"keySet": n.keyset_id, "now": n.now, "windowEnd": n.window_end, "missing": n.missing, "reason": n.reason}
             for n in report.no_active
         ],
         "activeKeys": [

@@ -7,8 +7,9 @@ What is reported (each with its exit bit, as docs/commands.md says):
 - 4: unmanaged: live key sets no manifest declares, live keys no desired key
   matches, and keys present twice in a key set (`reconciler.plan.duplicates`);
   B2C's `.bak` backups and b2ckeys' lease key set are ignored, as the planner does.
-- 8: key problems, checked on every live key set (managed or not, backups and the
-  lease aside),
+- 8: key problems: a declared key set missing from the tenant (every sign-in that uses
+  it fails now; bit 2 says its create is pending), and, checked on every live key set
+  (managed or not, backups and the lease aside),
   with the active-key rule of `reconciler.plan.activekey`:
   - a key set with no active key now, or none at the end of the window;
   - the key that expired last, in a key set that has no active key now;
@@ -43,6 +44,8 @@ DAY = 86_400
 DEFAULT_WINDOW_DAYS = 30
 
 CHANGES_PENDING, UNMANAGED, KEY_PROBLEMS = 2, 4, 8
+MISSING_REASON = ("declared in a manifest but missing from the tenant: every sign-in that uses it fails "
+                  "now; 'b2ckeys apply' creates it")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class NoActiveKey:
     now: bool
     window_end: bool
     reason: str
+    missing: bool = False  # declared in a manifest, absent from the tenant
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,9 @@ def drift(desired: DesiredState, live: LiveState, now: int, window_days: int = D
                 expired.append(KeyExpiry(keyset.id, last.kid, last.exp, True))
         expiring.extend(_expiring_without_successor(keyset, now, end))
     expiring.sort(key=lambda e: (e.exp, e.keyset_id.upper(), e.kid))
+    no_active += [NoActiveKey(ks.id, True, True, MISSING_REASON, missing=True)
+                  for ks in desired.keysets if live.find(ks.id) is None]
+    no_active.sort(key=lambda n: n.keyset_id.upper())
     return DriftReport(make_plan(desired, live, now), now, window_days,
                        tuple(expired), tuple(expiring), tuple(no_active), tuple(active))
 

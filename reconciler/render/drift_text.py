@@ -15,6 +15,9 @@ def problem_rows(report: DriftReport) -> list[tuple[str, str | None, str]]:
     """Every key problem as (key set id, kid or None, what is wrong): key sets first, then keys."""
     rows: list[tuple[str, str | None, str]] = []
     for item in report.no_active:
+        if item.missing:
+            rows.append((item.keyset_id, None, f"is {item.reason}"))
+            continue
         if item.now and item.window_end:
             when = "has no active key now, nor at the end of the window"
         elif item.now:

@@ -11,18 +11,27 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TextIO
+from typing import Callable, TextIO
 
 from ..core.diagnostics import printable
 
 REDRAW_SECONDS = 0.5
+DEFAULT_WIDTH = 80  # when the terminal does not say
+
+
+def fit(line: str, width: int) -> str:
+    """`line` cut to `width - 1` columns: a line as wide as the terminal would wrap (or leave
+    the cursor past the margin) on some terminals, and `\r` would then redraw the wrong row."""
+    return line[: max(width - 1, 1)]
 
 
 class Progress:
-    def __init__(self, stream: TextIO, total: int, *, live: bool):
+    def __init__(self, stream: TextIO, total: int, *, live: bool, width: Callable[[], int] = lambda: DEFAULT_WIDTH):
+        """`width`: the terminal's width now (columns), asked at each redraw: it may be resized."""
         self.stream = stream
         self.total = total
         self.live = live
+        self.width = width
         self.done = 0
         self._started = time.monotonic()
         self._in_flight: dict[int, str] = {}  # thread id -> what it is doing
@@ -59,12 +68,13 @@ class Progress:
             self._redraw()
             self.stream.flush()
 
-    def status_line(self) -> str:
+    def status_line(self, width: int | None = None) -> str:
+        """What is in flight, cut to `width` (default: the terminal's, as `width()` says)."""
         elapsed = int(time.monotonic() - self._started)
         doing = next(iter(self._in_flight.values()), "")
         more = f" (+{len(self._in_flight) - 1} more)" if len(self._in_flight) > 1 else ""
         line = f"[{self.done}/{self.total}] {elapsed // 60:d}:{elapsed % 60:02d} {doing}{more}"
-        return line[:120]
+        return fit(line, self.width() if width is None else width)
 
     def _tick(self) -> None:
         while not self._stop.wait(REDRAW_SECONDS):

@@ -38,7 +38,7 @@ from ..graph.settings import from_environment as settings_from
 from ..manifest import background
 from ..manifest.export import ExportResult, export_manifest
 from ..manifest.files import DEFAULT_PATHS
-from ..manifest.secrets import missing_secret_diagnostics, resolve, secret_warnings
+from ..manifest.secrets import missing_secret_diagnostics, reference_warnings, resolve, secret_warnings
 from ..manifest.state import load_state
 from ..plan import planner
 from ..plan.data import live_data
@@ -188,8 +188,10 @@ class Session:
         return replace(made, warnings=tuple(warnings) + made.warnings) if warnings else made
 
     def plan(self, paths: Sequence[str] = (), *, policies: Sequence[str] = ()) -> Planned:
-        """Load, sign in (read permission), list, plan: what `b2ckeys plan` shows."""
+        """Load, sign in (read permission), list, plan: what `b2ckeys plan` shows. A secret
+        apply could not read now is a warning, as in `validate`: the plan holds references only."""
         state, client, listed = self.load_and_list(paths, policies=policies, command="plan")
+        self.report(reference_warnings(state, self.environ))
         return Planned(state, self.plan_against(state, client, listed), client)
 
     def plan_to_apply(self, paths: Sequence[str] = (), *, policies: Sequence[str] = (), workers: int = 1
