@@ -165,9 +165,10 @@ def test_drift_bits_are_outputs_unless_fail_on_changes(action, repo, emu, env, t
     nothing_applied = {"command": "drift", "args": "manifests/"}
     result = run_action(action, repo, dict(env), tmp_path, nothing_applied)
     assert result.code == 0, result.log
-    assert result.outputs["exit-code"] == "2" and result.outputs["changes"] == "true"
+    # 2 (creates pending) | 8 (declared key sets missing: sign-ins that use them fail now)
+    assert result.outputs["exit-code"] == "10" and result.outputs["changes"] == "true"
     strict = run_action(action, repo, dict(env), tmp_path, dict(nothing_applied, **{"fail-on-changes": "true"}))
-    assert strict.code != 0 and strict.outputs["exit-code"] == "2"
+    assert strict.code != 0 and strict.outputs["exit-code"] == "10"
 
 
 def test_no_comment_outside_a_pull_request(action, repo, emu, env, tmp_path):
