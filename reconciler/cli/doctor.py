@@ -12,7 +12,7 @@ from ..core.errors import ReconcilerError
 from ..graph.client import connect_graph
 from ..graph.settings import from_environment
 from ..signin.auth import TokenProvider
-from ..signin.credentials import Kind, sign_in_notices
+from ..signin.credentials import Kind, kind_from_environment, sign_in_notices
 from ..signin.credentials import from_environment as credential_from
 from ..signin.preflight import READ_ROLE, WRITE_ROLE, missing_permission
 
@@ -42,7 +42,7 @@ def run_doctor(ctx) -> int:
         credential = None
         problems.append(str(e))
     try:
-        settings = from_environment(ctx.environ, app_required=credential is None or credential.needs_app)
+        settings = from_environment(ctx.environ, app_required=_app_required(ctx.environ))
     except ReconcilerError as e:
         problems.append(str(e))
         return finish()
@@ -88,3 +88,11 @@ def run_doctor(ctx) -> int:
         return finish()
     show("key sets", f"{len(live.keysets)} (Graph reachable)")
     return finish()
+
+
+def _app_required(environ) -> bool:
+    """Whether the credential named (even one that cannot be used) signs in as an app registration."""
+    try:
+        return kind_from_environment(environ).needs_app
+    except ReconcilerError:
+        return True

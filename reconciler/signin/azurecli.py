@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import os
 import re
 import shutil
@@ -37,6 +38,7 @@ REFRESH_SECONDS = 300  # as azure-identity: a token this close to expiring is re
 OUTPUT_LIMIT = 256 * 1024  # az prints some 3 KB; more is not its answer
 SHOWN_STDERR = 500
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}")
+log = logging.getLogger("b2ckeys.signin")
 _LOGIN = ("az login", "az account set", "AADSTS70043", "AADSTS700082", "expired")
 
 
@@ -144,8 +146,12 @@ class AzureCliTokens:
 
     def _ask(self) -> tuple[str, float]:
         self.calls += 1
+        log.debug("running %s (timeout %g s)", self.shown_command(), self.timeout)
+        started = time.monotonic()
         try:
             ran = run_bounded(self.command, self._environ, self.timeout)
+            log.debug("az answered: exit %s, %d bytes on stdout (never shown), %d on stderr, %.1f s", ran.code,
+                      len(ran.stdout), len(ran.stderr), time.monotonic() - started)
         except OSError as e:
             raise AuthError(f"{self.shown_command()}: cannot run {self.executable} ({e.strerror or type(e).__name__}); "
                             "check that the Azure CLI is installed and runs") from None
