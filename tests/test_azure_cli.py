@@ -16,6 +16,7 @@ import pytest
 
 from helpers.cli import STARTER, graph_calls, run, writes
 from reconciler.core.errors import AuthError, ConfigError
+from reconciler.graph.settings import from_environment
 from reconciler.signin.auth import Identity
 from reconciler.signin.azurecli import REFRESH_SECONDS, AzureCliTokens, find_az
 from reconciler.signin.credentials import Kind
@@ -146,8 +147,6 @@ def test_without_azure_tenant_id_az_is_asked_for_its_own_tenant(emu, az, cli_env
 def test_the_resource_is_the_clouds_graph(az, cli_env, cloud, resource):
     del cli_env["B2CKEYS_GRAPH_URL"]
     cli_env["B2CKEYS_CLOUD"] = cloud
-    from reconciler.graph.settings import from_environment
-
     tokens = AzureCliTokens(az.path, cli_env, resource=from_environment(cli_env, app_required=False).graph_url)
     assert tokens.command[1:] == ["account", "get-access-token", "--resource", resource, "--output", "json"]
 
