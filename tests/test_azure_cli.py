@@ -233,9 +233,11 @@ def test_a_bad_timeout_is_a_config_error(az, cli_env):
         AzureCliTokens(az.path, {**cli_env, "B2CKEYS_AZ_TIMEOUT": "soon"}, resource="https://graph.microsoft.com")
 
 
-def test_a_tenant_that_could_be_an_option_is_refused(az, cli_env):
+def test_a_tenant_or_resource_that_az_or_cmd_could_misread_is_refused(az, cli_env):
     with pytest.raises(ConfigError, match="is not a tenant id or domain"):
         AzureCliTokens(az.path, cli_env, resource="https://graph.microsoft.com", tenant="--help")
+    with pytest.raises(ConfigError, match="cannot be passed to az as --resource"):
+        AzureCliTokens(az.path, cli_env, resource="https://graph.microsoft.com/&calc.exe")
 
 
 def test_az_token_of_another_tenant_is_refused_by_the_guard(emu, az, cli_env, capsys, tmp_path):
@@ -244,6 +246,9 @@ def test_az_token_of_another_tenant_is_refused_by_the_guard(emu, az, cli_env, ca
     assert code == 1 and err.count("\n") == 1
     assert err.startswith(f"error: wrong tenant: AZURE_TENANT_ID={emu.tenant_id}, but the Azure CLI's token is "
                           f"for tenant {FOREIGN_GUID}; run az login --tenant {emu.tenant_id}")
+    code, out, err = run(capsys, ["doctor"], cli_env)
+    assert code == 1 and f"tenant:      {FOREIGN_GUID} (AZURE_TENANT_ID={emu.tenant_id})\n" in out
+    assert err.startswith(f"error: wrong tenant: AZURE_TENANT_ID={emu.tenant_id}, but the Azure CLI's token")
     assert graph_calls(emu) == []
 
     az.configure()  # a token of the emulator's tenant, for manifests of another one
@@ -345,3 +350,12 @@ def test_az_token_endpoint_refusal_is_shown(emu, az, cli_env, capsys):
     with pytest.raises(AuthError):
         AzureCliTokens(az.path, cli_env, resource=emu.url, tenant=FOREIGN_GUID).token()
 
+
+
+def test_the_runs_deadline_bounds_az(emu, az, cli_env, capsys):
+    az.configure(mode="hang")
+    cli_env["B2CKEYS_DEADLINE"] = "1"
+    code, out, err = run(capsys, ["plan", STARTER], cli_env)
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("error: the run's deadline passed (B2CKEYS_DEADLINE=1 s) while waiting for the answer "
+                          f"to az account get-access-token --resource {emu.url}")

@@ -14,7 +14,7 @@ from ..graph.settings import from_environment
 from ..signin.auth import TokenProvider
 from ..signin.credentials import Kind, kind_from_environment, sign_in_notices
 from ..signin.credentials import from_environment as credential_from
-from ..signin.preflight import READ_ROLE, WRITE_ROLE, missing_permission
+from ..signin.preflight import READ_ROLE, WRITE_ROLE, check_cli_tenant, missing_permission
 
 WIDTH = 12
 
@@ -64,6 +64,11 @@ def run_doctor(ctx) -> int:
     configured = settings.tenant_id and settings.tenant_id.lower() != identity.tenant_id.lower()
     show("tenant", identity.tenant_id + (f" (AZURE_TENANT_ID={settings.tenant_id})" if configured else ""))
     show("client id", identity.app_id or "(not in the token)")
+    if credential.kind is Kind.AZURE_CLI and settings.tenant_id:
+        try:
+            check_cli_tenant(identity, settings)
+        except ReconcilerError as e:
+            problems.append(str(e))  # key sets are not listed: the tenant is not the one meant
     if credential.kind is Kind.AZURE_CLI:  # whoever az is signed in as: say who
         show("signed in", f"user {identity.user or '(no upn in the token)'}" if identity.scopes is not None
              and not identity.roles else f"app {identity.app_id or '(unknown)'} (a service principal)")
@@ -75,6 +80,9 @@ def run_doctor(ctx) -> int:
         show("scopes", (", ".join(identity.scopes) or "none") + note + " (delegated, of a user)")
     else:
         show("roles", (", ".join(held) if held else "none") + note)
+    if problems:
+        show("key sets", "not listed (wrong tenant)")
+        return finish()
     problem = missing_permission(identity, command="plan", write=False, kind=credential.kind)
     if problem:
         problems.append(problem)

@@ -132,7 +132,8 @@ class TokenProvider:
         if self.kind is Kind.AZURE_CLI:
             if self._client is None:
                 self._client = AzureCliTokens(self.credential.executable or "az", self._environ,
-                                              resource=self._settings.graph_url, tenant=self._settings.tenant_id)
+                                              resource=self._settings.graph_url, tenant=self._settings.tenant_id,
+                                              deadline=self._settings.deadline)
             token = self._client.token()
             self.claims = decode_claims(token)
             return token

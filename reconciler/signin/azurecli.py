@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -30,6 +31,7 @@ from typing import Callable, Mapping
 
 from ..core.diagnostics import printable
 from ..core.errors import AuthError, ConfigError
+from ..graph.deadline import Deadline
 from ..graph.redact import scrub
 
 TIMEOUT = "B2CKEYS_AZ_TIMEOUT"
@@ -38,6 +40,7 @@ REFRESH_SECONDS = 300  # as azure-identity: a token this close to expiring is re
 OUTPUT_LIMIT = 256 * 1024  # az prints some 3 KB; more is not its answer
 SHOWN_STDERR = 500
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}")
+_RESOURCE = re.compile(r"https?://[A-Za-z0-9.:\[\]/_-]+")  # nothing a cmd.exe line (az.cmd) would read as syntax
 log = logging.getLogger("b2ckeys.signin")
 _LOGIN = ("az login", "az account set", "AADSTS70043", "AADSTS700082", "expired")
 
@@ -83,10 +86,13 @@ def run_bounded(args: list[str], env: Mapping[str, str], timeout: float, limit: 
 
     def drain(name: str, stream) -> None:
         chunks, size = [], 0
-        for chunk in iter(lambda: stream.read(65536), b""):
-            if size < limit:
-                chunks.append(chunk[: limit - size])
-                size += len(chunks[-1])
+        try:
+            for chunk in iter(lambda: stream.read(65536), b""):
+                if size < limit:
+                    chunks.append(chunk[: limit - size])
+                    size += len(chunks[-1])
+        except (OSError, ValueError):  # closed below, while a grandchild still held the pipe
+            pass
         kept[name] = b"".join(chunks)
 
     readers = [threading.Thread(target=drain, args=(name, stream), daemon=True)
@@ -108,7 +114,7 @@ def run_bounded(args: list[str], env: Mapping[str, str], timeout: float, limit: 
 def _kill(process: subprocess.Popen, posix: bool) -> None:
     try:
         if posix:
-            os.killpg(process.pid, 9)
+            os.killpg(process.pid, signal.SIGKILL)
         else:
             process.kill()
     except OSError:  # already gone
@@ -120,13 +126,16 @@ class AzureCliTokens:
     """Graph tokens from `az account get-access-token`, each reused until shortly before it expires."""
 
     def __init__(self, executable: str, environ: Mapping[str, str], *, resource: str, tenant: str = "",
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, deadline: Deadline | None = None):
         if tenant and not _TENANT.fullmatch(tenant):
             raise ConfigError(f"AZURE_TENANT_ID={printable(tenant)[:100]!r} is not a tenant id or domain")
+        if not _RESOURCE.fullmatch(resource):
+            raise ConfigError(f"the Graph root {printable(resource)[:200]!r} cannot be passed to az as --resource: "
+                              "only letters, digits and . : / _ - [ ] are allowed; check B2CKEYS_GRAPH_URL")
         self.executable, self.resource, self.tenant = executable, resource, tenant
         self.timeout = timeout_from(environ)
         self._environ = dict(environ, AZURE_CORE_NO_COLOR="true", AZURE_CORE_ONLY_SHOW_ERRORS="true")
-        self._clock = clock
+        self._clock, self._deadline = clock, deadline or Deadline()
         self._token, self._expires_on = "", 0.0
         self.calls = 0
 
@@ -146,15 +155,21 @@ class AzureCliTokens:
 
     def _ask(self) -> tuple[str, float]:
         self.calls += 1
-        log.debug("running %s (timeout %g s)", self.shown_command(), self.timeout)
+        remaining = self._deadline.remaining()  # B2CKEYS_DEADLINE bounds az as it bounds every request
+        if remaining <= 0:
+            raise self._deadline.not_started(self.shown_command())
+        timeout = min(self.timeout, remaining)
+        log.debug("running %s (timeout %g s)", self.shown_command(), timeout)
         started = time.monotonic()
         try:
-            ran = run_bounded(self.command, self._environ, self.timeout)
+            ran = run_bounded(self.command, self._environ, timeout)
             log.debug("az answered: exit %s, %d bytes on stdout (never shown), %d on stderr, %.1f s", ran.code,
                       len(ran.stdout), len(ran.stderr), time.monotonic() - started)
         except OSError as e:
             raise AuthError(f"{self.shown_command()}: cannot run {self.executable} ({e.strerror or type(e).__name__}); "
                             "check that the Azure CLI is installed and runs") from None
+        if ran.code is None and timeout < self.timeout:
+            raise self._deadline.cut(self.shown_command())
         if ran.code is None:
             raise AuthError(f"{self.shown_command()}: az did not answer within {self.timeout:g} s and was stopped; "
                             f"check that az runs and does not wait for input (run it yourself), or raise {TIMEOUT}")
