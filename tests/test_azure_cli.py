@@ -359,3 +359,8 @@ def test_the_runs_deadline_bounds_az(emu, az, cli_env, capsys):
     assert code == 1 and err.count("\n") == 1
     assert err.startswith("error: the run's deadline passed (B2CKEYS_DEADLINE=1 s) while waiting for the answer "
                           f"to az account get-access-token --resource {emu.url}")
+
+
+def test_an_environment_without_path_finds_no_az(az):
+    assert find_az({}) is None and find_az({"PATH": ""}) is None
+    assert find_az({"PATH": os.pathsep.join(["/nonexistent", str(az.folder)])}) == az.path

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -46,8 +47,10 @@ _LOGIN = ("az login", "az account set", "AADSTS70043", "AADSTS700082", "expired"
 
 
 def find_az(environ: Mapping[str, str]) -> str | None:
-    """The full path of `az` on the environment's PATH, or None."""
-    path = environ.get("PATH", os.defpath)
+    """The full path of `az` on the environment's PATH, or None (also when it has no PATH)."""
+    path = environ.get("PATH") or ""
+    if not path:
+        return None
     for name in (("az.cmd", "az") if os.name == "nt" else ("az",)):
         found = shutil.which(name, path=path)
         if found:
@@ -137,7 +140,6 @@ class AzureCliTokens:
         self._environ = dict(environ, AZURE_CORE_NO_COLOR="true", AZURE_CORE_ONLY_SHOW_ERRORS="true")
         self._clock, self._deadline = clock, deadline or Deadline()
         self._token, self._expires_on = "", 0.0
-        self.calls = 0
 
     @property
     def command(self) -> list[str]:
@@ -154,7 +156,6 @@ class AzureCliTokens:
         return self._token
 
     def _ask(self) -> tuple[str, float]:
-        self.calls += 1
         remaining = self._deadline.remaining()  # B2CKEYS_DEADLINE bounds az as it bounds every request
         if remaining <= 0:
             raise self._deadline.not_started(self.shown_command())
@@ -213,7 +214,7 @@ def _parse(stdout: bytes) -> tuple[str, float] | None:
     expires_on = answer.get("expires_on")
     if isinstance(expires_on, str) and expires_on.strip().isdigit():
         expires_on = int(expires_on)
-    if isinstance(expires_on, (int, float)) and not isinstance(expires_on, bool) and expires_on > 0:
+    if isinstance(expires_on, (int, float)) and not isinstance(expires_on, bool) and 0 < expires_on < math.inf:
         return token.strip(), float(expires_on)
     local = answer.get("expiresOn")
     for form in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
