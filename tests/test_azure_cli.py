@@ -22,6 +22,7 @@ from reconciler.signin.azurecli import REFRESH_SECONDS, AzureCliTokens, find_az
 from reconciler.signin.credentials import Kind
 from reconciler.signin.preflight import missing_permission
 
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="the stand-in az is a script with a #! line")
 READ, WRITE = "TrustFrameworkKeySet.Read.All", "TrustFrameworkKeySet.ReadWrite.All"
 FOREIGN_GUID = "0badc0de-0000-4000-8000-000000000000"
 AZ_CLI_APP = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"  # the Azure CLI's own app id
@@ -81,7 +82,7 @@ class StandIn:
     def __init__(self, folder: Path, emu):
         self.folder = folder
         folder.mkdir()
-        script = folder / ("az.cmd" if os.name == "nt" else "az")
+        script = folder / "az"
         script.write_text(STAND_IN.format(python=sys.executable))
         script.chmod(script.stat().st_mode | stat.S_IXUSR)
         self.path = str(script)
