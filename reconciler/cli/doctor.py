@@ -12,9 +12,9 @@ from ..core.errors import ReconcilerError
 from ..graph.client import connect_graph
 from ..graph.settings import from_environment
 from ..signin.auth import TokenProvider
-from ..signin.credentials import credential_file_warnings
+from ..signin.credentials import Kind, kind_from_environment, sign_in_notices
 from ..signin.credentials import from_environment as credential_from
-from ..signin.preflight import READ_ROLE, WRITE_ROLE, missing_permission
+from ..signin.preflight import READ_ROLE, WRITE_ROLE, check_cli_tenant, missing_permission
 
 WIDTH = 12
 
@@ -42,7 +42,7 @@ def run_doctor(ctx) -> int:
         credential = None
         problems.append(str(e))
     try:
-        settings = from_environment(ctx.environ, app_required=credential is None or credential.needs_app)
+        settings = from_environment(ctx.environ, app_required=_app_required(ctx.environ))
     except ReconcilerError as e:
         problems.append(str(e))
         return finish()
@@ -52,7 +52,7 @@ def run_doctor(ctx) -> int:
     if credential is None:
         return finish()
     show("credential", credential.description)
-    ctx.show(credential_file_warnings(ctx.environ))
+    ctx.show(sign_in_notices(ctx.environ))
     provider = TokenProvider(settings, ctx.environ, credential)
     try:
         identity = provider.identity()
@@ -64,11 +64,25 @@ def run_doctor(ctx) -> int:
     configured = settings.tenant_id and settings.tenant_id.lower() != identity.tenant_id.lower()
     show("tenant", identity.tenant_id + (f" (AZURE_TENANT_ID={settings.tenant_id})" if configured else ""))
     show("client id", identity.app_id or "(not in the token)")
-    roles = identity.roles or ()
+    if credential.kind is Kind.AZURE_CLI and settings.tenant_id:
+        try:
+            check_cli_tenant(identity, settings)
+        except ReconcilerError as e:
+            problems.append(str(e))  # key sets are not listed: the tenant is not the one meant
+    if credential.kind is Kind.AZURE_CLI:  # whoever az is signed in as: say who
+        show("signed in", f"user {identity.user or '(no upn in the token)'}" if identity.scopes is not None
+             and not identity.roles else f"app {identity.app_id or '(unknown)'} (a service principal)")
+    held = identity.held
     note = ""
-    if READ_ROLE in roles and WRITE_ROLE not in roles:
+    if READ_ROLE in held and WRITE_ROLE not in held:
         note = f" (plan only: apply needs {WRITE_ROLE})"
-    show("roles", (", ".join(roles) if roles else "none") + note)
+    if identity.scopes is not None and not identity.roles:
+        show("scopes", (", ".join(identity.scopes) or "none") + note + " (delegated, of a user)")
+    else:
+        show("roles", (", ".join(held) if held else "none") + note)
+    if problems:
+        show("key sets", "not listed (wrong tenant)")
+        return finish()
     problem = missing_permission(identity, command="plan", write=False, kind=credential.kind)
     if problem:
         problems.append(problem)
@@ -82,3 +96,11 @@ def run_doctor(ctx) -> int:
         return finish()
     show("key sets", f"{len(live.keysets)} (Graph reachable)")
     return finish()
+
+
+def _app_required(environ) -> bool:
+    """Whether the credential named (even one that cannot be used) signs in as an app registration."""
+    try:
+        return kind_from_environment(environ).needs_app
+    except ReconcilerError:
+        return True

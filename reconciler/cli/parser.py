@@ -33,8 +33,9 @@ manifests in git: validate them, plan what must change in the tenant, apply exac
 
 Sign-in and target come from the environment: AZURE_TENANT_ID, AZURE_CLIENT_ID and one
 credential, first found wins: AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH (+
-AZURE_CLIENT_CERTIFICATE_PASSWORD), AZURE_FEDERATED_TOKEN_FILE, or
-B2CKEYS_AUTH=managed-identity; then AZURE_AUTHORITY_HOST, B2CKEYS_CLOUD, B2CKEYS_GRAPH_URL,
+AZURE_CLIENT_CERTIFICATE_PASSWORD), AZURE_FEDERATED_TOKEN_FILE, B2CKEYS_AUTH=managed-identity
+or B2CKEYS_AUTH=azure-cli (the account of az login / azure/login / AzureCLI@2; used with a
+warning when nothing is set and az is on PATH); then AZURE_AUTHORITY_HOST, B2CKEYS_CLOUD, B2CKEYS_GRAPH_URL,
 B2CKEYS_CA_BUNDLE (see docs/signing-in.md). Check them with b2ckeys doctor. {file: PATH} secrets,
 certificate and PKCS#12 files must be inside the manifest's git work tree, or inside
 B2CKEYS_SECRETS_ROOT when set. Try it with no tenant at all: b2ckeys demo.

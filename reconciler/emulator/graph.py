@@ -96,7 +96,10 @@ class GraphApi:
 
     @staticmethod
     def _authorize(claims: Optional[dict[str, Any]], access: str) -> None:
-        roles = (claims or {}).get("roles") or []
+        roles = list((claims or {}).get("roles") or [])
+        scp = (claims or {}).get("scp")
+        if isinstance(scp, str):  # a user's token (delegated): Graph reads its scopes as it reads roles
+            roles += scp.split()
         allowed = (WRITE_ROLE,) if access == WRITE else (READ_ROLE, WRITE_ROLE)
         if not any(role in roles for role in allowed):
             raise GraphError(403, "Authorization_RequestDenied",

@@ -45,7 +45,7 @@ from ..plan.data import live_data
 from ..plan.drift import DriftReport, drift
 from ..plan.planfile import digest
 from ..signin.auth import Identity, TokenProvider
-from ..signin.credentials import Kind, credential_file_warnings, kind_from_environment
+from ..signin.credentials import kind_from_environment, sign_in_notices
 from ..signin.preflight import check
 from . import applier
 from .aftercheck import check_after_apply
@@ -131,8 +131,8 @@ class Session:
         across all `workers`. `tenant`: the manifests' tenant (or None), or a function that
         waits for it, called once signed in. A credential file others can read is a warning."""
         kind = kind_from_environment(self.environ)
-        self.report([d for d in credential_file_warnings(self.environ) if d not in self.diagnostics])  # once a run
-        settings = settings_from(self.environ, app_required=kind is not Kind.MANAGED_IDENTITY)
+        self.report([d for d in sign_in_notices(self.environ) if d not in self.diagnostics])  # once a run
+        settings = settings_from(self.environ, app_required=kind.needs_app)
         provider = TokenProvider(settings, self.environ)
         if callable(tenant):
             provider.identity()  # signs in while the manifests load

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from ..core.errors import AuthError, ReconcilerError
 from ..graph.settings import Settings
 from ..graph.transport import Session
+from .azurecli import AzureCliTokens
 from .credentials import CERTIFICATE, SECRET, TOKEN_FILE, Credential, Kind, from_environment
 from .loginsession import LoginSession
 
@@ -70,6 +71,13 @@ class Identity:
     tenant_id: str
     app_id: str
     roles: tuple[str, ...] | None  # None: the token has no `roles` claim at all
+    scopes: tuple[str, ...] | None = None  # a user's token: its delegated `scp`; None: no such claim
+    user: str = ""  # a user's token: who (upn); "" for an app's
+
+    @property
+    def held(self) -> tuple[str, ...]:
+        """The permissions the token carries: application roles and delegated scopes."""
+        return (self.roles or ()) + (self.scopes or ())
 
 
 def decode_claims(token: str) -> dict:
@@ -86,7 +94,7 @@ class TokenProvider:
     """Callable that returns a Graph access token; msal keeps it cached."""
 
     def __init__(self, settings: Settings, environ: Mapping[str, str], credential: Credential | None = None):
-        self._settings = settings
+        self._settings, self._environ = settings, environ
         self.credential = credential or from_environment(environ)
         self._client = None
         self.claims: dict = {}
@@ -104,11 +112,14 @@ class TokenProvider:
         """Signs in if not yet done; the tenant, app and roles of the token."""
         if not self.claims:
             self.token()
-        roles = self.claims.get("roles")
+        roles, scp = self.claims.get("roles"), self.claims.get("scp")
         return Identity(
             tenant_id=str(self.claims.get("tid") or ""),
             app_id=str(self.claims.get("appid") or self.claims.get("azp") or ""),
             roles=tuple(str(r) for r in roles) if isinstance(roles, list) else None,
+            scopes=tuple(scp.split()) if isinstance(scp, str) else None,
+            user=str(self.claims.get("upn") or self.claims.get("unique_name") or self.claims.get("preferred_username")
+                     or "") if isinstance(scp, str) else "",
         )
 
     def token(self) -> str:
@@ -118,6 +129,14 @@ class TokenProvider:
             return self._token()
 
     def _token(self) -> str:
+        if self.kind is Kind.AZURE_CLI:
+            if self._client is None:
+                self._client = AzureCliTokens(self.credential.executable or "az", self._environ,
+                                              resource=self._settings.graph_url, tenant=self._settings.tenant_id,
+                                              deadline=self._settings.deadline)
+            token = self._client.token()
+            self.claims = decode_claims(token)
+            return token
         client = self._msal_client()
         try:
             if self.kind is Kind.MANAGED_IDENTITY:

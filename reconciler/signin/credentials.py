@@ -10,6 +10,9 @@ The order, as azure-identity's EnvironmentCredential, first match wins:
    for every token request (GitHub Actions, Azure DevOps and AKS rotate it).
 4. ``B2CKEYS_AUTH=managed-identity``: the machine's managed identity; user-assigned when
    ``AZURE_CLIENT_ID`` is set. It must be the only credential set.
+5. ``B2CKEYS_AUTH=azure-cli``: the account ``az`` is signed in as (``azurecli``); the only
+   credential set, too. With no credential variable at all and ``az`` on PATH, the Azure
+   CLI is used as well (as DefaultAzureCredential does), and ``sign_in_notices`` says so.
 
 ``from_environment`` returns a ``Credential``: what msal gets, a description fit for
 output, and the strings no message may ever contain. Errors are ``ConfigError`` or
@@ -30,6 +33,7 @@ from typing import Any, Callable, Mapping
 
 from ..core.diagnostics import Diagnostic, Severity
 from ..core.errors import AuthError, ConfigError
+from .azurecli import find_az
 
 SECRET = "AZURE_CLIENT_SECRET"
 CERTIFICATE = "AZURE_CLIENT_CERTIFICATE_PATH"
@@ -37,6 +41,7 @@ PASSWORD = "AZURE_CLIENT_CERTIFICATE_PASSWORD"
 TOKEN_FILE = "AZURE_FEDERATED_TOKEN_FILE"
 AUTH = "B2CKEYS_AUTH"
 MANAGED_IDENTITY = "managed-identity"
+AZURE_CLI = "azure-cli"
 _KEY_BLOCK = re.compile(rb"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?-----END \1PRIVATE KEY-----", re.S)
 
 
@@ -45,6 +50,12 @@ class Kind(enum.Enum):
     CERTIFICATE = "certificate"
     FEDERATED = "federated token"
     MANAGED_IDENTITY = "managed identity"
+    AZURE_CLI = "Azure CLI"
+
+    @property
+    def needs_app(self) -> bool:
+        """Whether AZURE_TENANT_ID / AZURE_CLIENT_ID must name an app registration."""
+        return self not in (Kind.MANAGED_IDENTITY, Kind.AZURE_CLI)
 
 
 @dataclass
@@ -55,31 +66,37 @@ class Credential:
     user_assigned_id: str | None = None  # managed identity only
     thumbprint: str | None = None  # certificate only: SHA-1, hex, as the portal shows it
     secrets: set[str] = field(default_factory=set)  # to scrub from any message
+    executable: str | None = None  # Azure CLI only: the `az` found on PATH
+    automatic: bool = False  # Azure CLI only: chosen because no credential variable is set
 
     @property
     def needs_app(self) -> bool:
         """Whether AZURE_TENANT_ID / AZURE_CLIENT_ID must name an app registration."""
-        return self.kind is not Kind.MANAGED_IDENTITY
+        return self.kind.needs_app
 
 
 def kind_from_environment(environ: Mapping[str, str]) -> Kind:
     """The kind the environment selects, without reading any file."""
     auth = (environ.get(AUTH) or "").strip().lower()
-    if auth not in ("", MANAGED_IDENTITY):
-        raise ConfigError(f"{AUTH}={auth!r} is not known; use {AUTH}={MANAGED_IDENTITY} or leave it unset")
+    if auth not in ("", MANAGED_IDENTITY, AZURE_CLI):
+        raise ConfigError(f"{AUTH}={auth!r} is not known; use {AUTH}={MANAGED_IDENTITY}, {AUTH}={AZURE_CLI} "
+                          "or leave it unset")
     chosen = [(name, kind) for name, kind in ((SECRET, Kind.SECRET), (CERTIFICATE, Kind.CERTIFICATE),
                                               (TOKEN_FILE, Kind.FEDERATED)) if environ.get(name)]
-    if auth == MANAGED_IDENTITY:
+    if auth:
         if chosen:
+            needs = "a managed identity" if auth == MANAGED_IDENTITY else "the Azure CLI"
             raise ConfigError(
-                f"{AUTH}={MANAGED_IDENTITY} and {chosen[0][0]} are both set: unset one of them "
-                "(a managed identity needs no other credential)"
+                f"{AUTH}={auth} and {chosen[0][0]} are both set: unset one of them "
+                f"({needs} needs no other credential)"
             )
-        return Kind.MANAGED_IDENTITY
+        return Kind.MANAGED_IDENTITY if auth == MANAGED_IDENTITY else Kind.AZURE_CLI
     if not chosen:
+        if find_az(environ):
+            return Kind.AZURE_CLI  # as DefaultAzureCredential: the account of `az login`
         raise ConfigError(
-            f"no credential: set {SECRET}, {CERTIFICATE}, {TOKEN_FILE} or {AUTH}={MANAGED_IDENTITY} "
-            "(see docs/signing-in.md)"
+            f"no credential: set {SECRET}, {CERTIFICATE}, {TOKEN_FILE}, {AUTH}={MANAGED_IDENTITY} or "
+            f"{AUTH}={AZURE_CLI} (the Azure CLI is not on PATH; see docs/signing-in.md)"
         )
     return chosen[0][1]
 
@@ -93,10 +110,40 @@ def from_environment(environ: Mapping[str, str]) -> Credential:
         return _certificate(environ[CERTIFICATE], environ.get(PASSWORD) or "")
     if kind is Kind.FEDERATED:
         return _federated(environ[TOKEN_FILE])
+    if kind is Kind.AZURE_CLI:
+        return _azure_cli(environ)
     client_id = (environ.get("AZURE_CLIENT_ID") or "").strip() or None
     shown = f"user-assigned, client id {client_id}" if client_id else "system-assigned"
     return Credential(kind, f"managed identity ({shown}; {AUTH}={MANAGED_IDENTITY})",
                       user_assigned_id=client_id)
+
+
+def _azure_cli(environ: Mapping[str, str]) -> Credential:
+    az, automatic = find_az(environ), not (environ.get(AUTH) or "").strip()
+    if az is None:
+        raise ConfigError(f"{AUTH}={AZURE_CLI}: az is not installed: the Azure CLI was not found on PATH; install "
+                          "it (https://aka.ms/azure-cli) and run az login, or choose another credential")
+    how = "no credential variable is set" if automatic else f"{AUTH}={AZURE_CLI}"
+    return Credential(Kind.AZURE_CLI, f"Azure CLI (the account az is signed in as; {az}, {how})",
+                      executable=az, automatic=automatic)
+
+
+def sign_in_notices(environ: Mapping[str, str]) -> list[Diagnostic]:
+    """What to tell before signing in: the credential file warnings below, and, when the
+    Azure CLI was chosen because no credential variable is set, that its account is used."""
+    notices = credential_file_warnings(environ)
+    try:
+        automatic = kind_from_environment(environ) is Kind.AZURE_CLI and not (environ.get(AUTH) or "").strip()
+    except ConfigError:
+        return notices
+    if automatic:
+        notices.append(Diagnostic(Severity.WARNING, automatic_notice(find_az(environ) or "az")))
+    return notices
+
+
+def automatic_notice(az: str) -> str:
+    return (f"no credential variable is set: signing in as the account of the Azure CLI ({az}); "
+            f"set {AUTH}={AZURE_CLI} to choose it explicitly, or another credential (docs/signing-in.md)")
 
 
 def credential_file_warnings(environ: Mapping[str, str]) -> list[Diagnostic]:

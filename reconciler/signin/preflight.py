@@ -3,8 +3,11 @@ permission guard. Each refusal is one `PreflightError` line that says what to fi
 
 - Tenant: a manifest's `tenant` (a GUID, or a domain resolved to its GUID through the
   OIDC discovery document at the login host) must be the token's `tid`.
-- Permission: from the token's `roles`, `plan` (and `doctor`) need
-  TrustFrameworkKeySet.Read.All or .ReadWrite.All; `apply` needs .ReadWrite.All.
+  With the Azure CLI, whose account may be of any tenant, AZURE_TENANT_ID (when set) must
+  be the token's `tid` too.
+- Permission: from the token's `roles` (an app's application permissions) or `scp` (a
+  user's delegated scopes, space-separated: an Azure CLI signed in as a user), `plan` (and
+  `doctor`) need TrustFrameworkKeySet.Read.All or .ReadWrite.All; `apply` needs .ReadWrite.All.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ GRANT_MANAGED_IDENTITY = ("grant it to the managed identity with an app role ass
 def check(provider: TokenProvider, settings: Settings, tenant: str | None, *, command: str, write: bool) -> Identity:
     """Sign in (if not yet done), then both guards. Returns who we are."""
     identity = provider.identity()
+    if provider.kind is Kind.AZURE_CLI and settings.tenant_id:
+        check_cli_tenant(identity, settings)
     if tenant:
         check_tenant(tenant, identity, settings)
     problem = missing_permission(identity, command=command, write=write, kind=provider.kind)
@@ -44,14 +49,32 @@ def check(provider: TokenProvider, settings: Settings, tenant: str | None, *, co
 
 
 def missing_permission(identity: Identity, *, command: str, write: bool, kind: Kind) -> str | None:
-    roles = identity.roles or ()
-    if WRITE_ROLE in roles or (not write and READ_ROLE in roles):
+    held = identity.held
+    if WRITE_ROLE in held or (not write and READ_ROLE in held):
         return None
     needed = WRITE_ROLE if write else f"{READ_ROLE} (or {WRITE_ROLE})"
+    if identity.scopes is not None and not identity.roles:  # a user's token: delegated scopes
+        scopes = ", ".join(identity.scopes) if identity.scopes else "none"
+        return (f"missing permission: 'b2ckeys {command}' needs the Microsoft Graph permission {needed}; the "
+                f"Azure CLI's token for user {identity.user or '(unknown)'} has delegated scopes: {scopes}. To fix, "
+                f"sign az in as the pipeline's app (az login --service-principal, azure/login, AzureCLI@2), "
+                f"whose app registration has the application permission; {GRANT_APP.format(role=needed.split()[0])}")
+    roles = identity.roles or ()
     held = ", ".join(roles) if roles else "none"
     grant = GRANT_MANAGED_IDENTITY if kind is Kind.MANAGED_IDENTITY else GRANT_APP.format(role=WRITE_ROLE if write else READ_ROLE)
     return (f"missing permission: 'b2ckeys {command}' needs the Microsoft Graph application permission {needed}; "
             f"the token of app {identity.app_id or '(unknown)'} has roles: {held}. To fix, {grant}")
+
+
+def check_cli_tenant(identity: Identity, settings: Settings) -> None:
+    """The Azure CLI's token must be for AZURE_TENANT_ID (a GUID, or a domain resolved to one)."""
+    configured, signed_in = settings.tenant_id, identity.tenant_id
+    wanted = configured if _GUID.fullmatch(configured) else resolve_domain(configured, settings, signed_in or "?")
+    if wanted.lower() != signed_in.lower():
+        shown = configured if wanted == configured else f"{configured} ({wanted})"
+        raise PreflightError(f"wrong tenant: AZURE_TENANT_ID={shown}, but the Azure CLI's token is for tenant "
+                             f"{signed_in or '(none: no tid claim)'}; run az login --tenant {configured}, or "
+                             f"check AZURE_TENANT_ID; {NOTHING_DONE}")
 
 
 def check_tenant(tenant: str, identity: Identity, settings: Settings) -> None:
