@@ -12,7 +12,9 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from helpers.locked import LOCK, locked_venv, pip, project_copy, site_packages
+from helpers.locked import LOCK, locked_venv, pip, project_copy, shared, site_packages
+
+
 
 
 def lock_entries(text: str) -> list[tuple[Requirement, list[str]]]:
@@ -51,13 +53,22 @@ def needed_by(roots: list[str], site) -> set[str]:
     return needed
 
 
-@pytest.fixture(scope="module")
-def locked(tmp_path_factory):
+def make_locked(folder):
     """A fresh venv: the lock, then b2ckeys from (a copy of) this checkout, without resolving anything."""
-    base = tmp_path_factory.mktemp("lock")
-    python = locked_venv(base / "venv")
-    pip(python, "install", "--quiet", "--no-deps", "--no-build-isolation", str(project_copy(base / "checkout")))
-    return python
+    python = locked_venv(folder / "venv")
+    pip(python, "install", "--quiet", "--no-deps", "--no-build-isolation", str(project_copy(folder / "checkout")))
+
+
+@pytest.fixture
+def locked(tmp_path_factory):
+    with shared(tmp_path_factory, "locked", make_locked) as folder:
+        yield folder / "venv" / "bin" / "python"
+
+
+@pytest.fixture
+def locked_to_change(tmp_path_factory):
+    with shared(tmp_path_factory, "locked", make_locked, exclusive=True) as folder:
+        yield folder / "venv" / "bin" / "python"
 
 
 def test_every_requirement_in_the_lock_is_pinned_with_sha256_hashes():
@@ -88,7 +99,8 @@ def test_the_lock_holds_exactly_what_b2ckeys_and_setuptools_need_on_this_python(
     assert installed == needed | {"b2ckeys"}
 
 
-def test_a_dependency_added_or_raised_without_regenerating_the_lock_fails_the_check(locked, tmp_path):
+def test_a_dependency_added_or_raised_without_regenerating_the_lock_fails_the_check(locked_to_change, tmp_path):
+    locked = locked_to_change
     stale = project_copy(tmp_path / "checkout")
     pyproject = stale / "pyproject.toml"
     text = pyproject.read_text()
@@ -97,7 +109,7 @@ def test_a_dependency_added_or_raised_without_regenerating_the_lock_fails_the_ch
     try:
         pip(locked, "install", "--quiet", "--no-deps", "--no-build-isolation", "--force-reinstall", str(stale))
         checked = pip(locked, "check", check=False)
-    finally:  # the module's venv back as it was, for the tests that share it
+    finally:  # the venv back as it was, for the tests that share it
         pip(locked, "install", "--quiet", "--no-deps", "--no-build-isolation", "--force-reinstall",
             str(project_copy(tmp_path / "current")))
     assert checked.returncode == 1

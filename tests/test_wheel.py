@@ -11,17 +11,22 @@ import zipfile
 import pytest
 
 from helpers.cli import ROOT
-from helpers.locked import build, locked_venv, pip, project_copy, site_packages
+from helpers.locked import build, locked_venv, pip, project_copy, shared, site_packages
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """(python of a fresh locked venv with the wheel installed, sdist, wheel)"""
-    base = tmp_path_factory.mktemp("release")
-    python = locked_venv(base / "venv")
-    sdist, wheel = build(project_copy(base / "project"), base / "dist", python)
+def make_release(folder):
+    python = locked_venv(folder / "venv")
+    build(project_copy(folder / "project"), folder / "dist", python)
+    [wheel] = (folder / "dist").glob("*.whl")
     pip(python, "install", "--quiet", "--no-deps", str(wheel))
-    return python, sdist, wheel
+
+
+@pytest.fixture
+def built(tmp_path_factory):
+    """(python of a fresh locked venv with the wheel installed, sdist, wheel), made once per run."""
+    with shared(tmp_path_factory, "release", make_release) as folder:
+        [sdist], [wheel] = (folder / "dist").glob("*.tar.gz"), (folder / "dist").glob("*.whl")
+        yield folder / "venv" / "bin" / "python", sdist, wheel
 
 
 def test_the_sdist_holds_what_a_build_and_a_locked_install_need(built):

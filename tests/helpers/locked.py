@@ -1,11 +1,14 @@
 """A fresh virtual environment made from requirements.lock.txt alone (`--require-hashes
 --no-deps`: nothing unpinned is downloaded), and a copy of the project to build or install
-from, so that tests running side by side never write build/ or *.egg-info into the clone."""
+from, so that tests running side by side never write build/ or *.egg-info into the clone.
+`shared` makes such a folder once for all pytest-xdist workers of a run."""
 
+import fcntl
 import os
 import shutil
 import subprocess
 import venv
+from contextlib import contextmanager
 from pathlib import Path
 
 from helpers.cli import ROOT
@@ -56,3 +59,23 @@ def build(project: Path, out: Path, python: Path) -> tuple[Path, Path]:
     return out / sdist, out / wheel
 
 
+
+
+@contextmanager
+def shared(tmp_path_factory, name: str, make, exclusive: bool = False):
+    """The folder `name`, made by make(folder) by the first of the run's workers to ask, then
+    used by all: held with a shared lock while in use, or an exclusive one to change it."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, above each worker's own
+    folder = base / name
+    with open(base / f"{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".made").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            (folder / ".made").touch()
+        if not exclusive:
+            fcntl.flock(lock, fcntl.LOCK_SH)  # a downgrade: other readers may come in
+        yield folder
