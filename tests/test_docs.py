@@ -23,7 +23,7 @@ COMMANDS_DOC = ROOT / "docs" / "commands.md"
 
 # The two commands at the top of README, exactly as a newcomer pastes them (.ci/run runs the second).
 DEMO_COMMAND = "python3 -m venv .venv && . .venv/bin/activate && pip install -e . && b2ckeys demo"
-TEST_COMMAND = "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]' && pytest"
+TEST_COMMAND = "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]' && npm ci --prefix .ci/node && pytest"
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
@@ -213,7 +213,7 @@ def test_readme_starts_with_the_two_commands():
 
 def test_ci_runs_the_readme_test_command():
     script = (ROOT / ".ci" / "run").read_text()
-    for step in ("python3 -m venv .venv", ". .venv/bin/activate", "-e '.[test]'", "pytest"):
+    for step in ("python3 -m venv .venv", ". .venv/bin/activate", "-e '.[test]'", "npm ci --prefix .ci/node", "pytest"):
         assert step in script
 
 
