@@ -72,9 +72,14 @@ def setup(emu, tmp_path, pfx_bytes):
 
 
 def forbidden(environ: dict) -> list[str]:
-    """The secret values, the client secret, pieces of the .pfx in base64, a token's start."""
+    """The secret values, the client secret, pieces of the .pfx in base64 (tokens: `JWT` below)."""
     return [ENV_CANARY, json.dumps(ENV_CANARY)[1:-1], FILE_CANARY, PFX_PASSWORD, PFX_FILE_CANARY,
-            environ["AZURE_CLIENT_SECRET"], "eyJ", *PFX_PIECES]
+            environ["AZURE_CLIENT_SECRET"], *PFX_PIECES]
+
+
+# A token: a JWT's header and payload (base64url of '{"'), dot-joined. Bare "eyJ" is not enough:
+# a random x5t thumbprint the plan shows holds it about once in a few thousand keys.
+JWT = re.compile(r"eyJ[\w-]*\.eyJ[\w-]*\.")
 
 
 def run(capsys, argv, environ) -> tuple[int, str]:
@@ -83,6 +88,7 @@ def run(capsys, argv, environ) -> tuple[int, str]:
     text = captured.out + captured.err
     for secret in forbidden(environ):
         assert secret not in text, f"{secret!r} shown by {argv}"
+    assert not JWT.search(text), f"a token shown by {argv}"
     assert "Traceback" not in text
     return code, text
 
@@ -373,3 +379,8 @@ def test_values_in_play_are_scrubbed_only_within_their_call_and_thread():
 
 def test_each_line_of_a_multi_line_secret_is_scrubbed_too():
     assert redact.scrub("got line-one, then line-two", ["line-one\nline-two"]) == "got [redacted], then [redacted]"
+
+
+def test_the_token_check_sees_a_token_but_not_a_thumbprint_that_holds_eyJ(emu):
+    assert JWT.search(f"Authorization: Bearer {emu.make_token()}")
+    assert not JWT.search("+ key in B2C_1A_Saml: upload certificate x5t 3kQeyJ0r_x-Zq9eyJw1AbCdEfGhIjKlMn")
