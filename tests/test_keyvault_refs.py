@@ -1,0 +1,152 @@
+"""Key Vault references through the real CLI against the emulated vault: plan and apply,
+rotation from the vault (a new version is one new key, a pinned version stays put), drift's
+bits, a 403 and a missing secret as located errors, the PFX re-wrap, and the canaries."""
+
+import json
+import time
+
+import pytest
+
+from helpers.certkit import certificate, x5t
+from helpers.cli import CANARY, keys_in, run, writes
+from helpers.vault import Vault
+
+DAY = 86_400
+SECRET_KEY = """version: 1
+keySets:
+  - name: FacebookSecret
+    keys:
+      - kind: secret
+        use: sig
+        value: {keyVault: {vault: kv-dev, secret: facebook%s}}
+"""
+
+
+@pytest.fixture
+def vault(emu):
+    return Vault(emu, "kv-dev")
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    (tmp_path / ".git").mkdir()  # a repository root, as manifests live in one
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def manifest(folder, version=""):
+    path = folder / "keys.yaml"
+    path.write_text(SECRET_KEY % (f", version: {version}" if version else ""))
+    return str(path)
+
+
+def uploaded(emu):
+    return [r for r in writes(emu) if r["path"].endswith("/uploadSecret")]
+
+
+def no_canary(*texts):
+    for text in texts:
+        assert CANARY not in text and "CANARY" not in text
+
+
+def test_plan_names_vault_secret_and_version_and_apply_uploads_it(emu, env, vault, folder, capsys):
+    now = int(time.time())
+    version = vault.set_secret("facebook", CANARY, nbf=now - 60, exp=now + 365 * DAY)
+    path = manifest(folder)
+    code, out, err = run(capsys, ["plan", path, "--out", "plan.json"], env)
+    assert code == 0, err
+    assert f"upload secret from Key Vault kv-dev secret facebook version {version}" in out
+    saved = (folder / "plan.json").read_text()
+    assert version in saved
+    code, out2, err2 = run(capsys, ["apply", "plan.json"], env)
+    assert code == 0, err2
+    assert keys_in(emu) == {"B2C_1A_FacebookSecret": 1}
+    key = emu.state()["keySets"][0]["keys"][0]
+    assert (key["nbf"], key["exp"]) == (now - 60, now + 365 * DAY)  # the version's dates
+    code, out3, err3 = run(capsys, ["apply", path, "--auto-approve", "--debug"], env)
+    assert code == 0 and "No changes" in out3
+    no_canary(out, err, saved, out2, err2, out3, err3, json.dumps(emu.requests()), json.dumps(emu.state()))
+
+
+def test_a_new_version_is_exactly_one_new_key_and_a_pinned_version_stays_put(emu, env, vault, folder, capsys):
+    now = int(time.time())
+    first = vault.set_secret("facebook", CANARY + "-1", nbf=now - 60, exp=now + 365 * DAY)
+    pinned = manifest(folder, first)
+    assert run(capsys, ["apply", pinned, "--auto-approve"], env)[0] == 0
+    vault.set_secret("facebook", CANARY + "-2", nbf=now + 60, exp=now + 400 * DAY)
+    code, out, _ = run(capsys, ["plan", pinned], env)
+    assert code == 0 and "No changes" in out  # pinned: the new version changes nothing
+    latest = manifest(folder)
+    before = len(uploaded(emu))
+    code, out, err = run(capsys, ["apply", latest, "--auto-approve"], env)
+    assert code == 0, err
+    assert len(uploaded(emu)) - before == 1
+    assert keys_in(emu) == {"B2C_1A_FacebookSecret": 2}
+    assert "No changes" in run(capsys, ["plan", latest], env)[1]
+
+
+def test_drift_reports_an_expiring_vault_secret_and_a_newer_version_than_the_pinned_one(emu, env, vault, folder,
+                                                                                          capsys):
+    now = int(time.time())
+    first = vault.set_secret("facebook", CANARY, nbf=now - 60, exp=now + 10 * DAY)
+    path = manifest(folder, first)
+    assert run(capsys, ["apply", path, "--auto-approve"], env)[0] == 0
+    code, out, _ = run(capsys, ["drift", path, "--expiry-window", "30"], env)
+    assert code & 8 and not code & 2
+    assert "Key Vault kv-dev secret facebook" in out and "expires on" in out
+    assert run(capsys, ["drift", path, "--expiry-window", "5"], env)[0] == 0
+    newer = vault.set_secret("facebook", CANARY + "-2", nbf=now, exp=now + 365 * DAY)
+    code, out, _ = run(capsys, ["drift", path, "--expiry-window", "5", "--format", "json"], env)
+    assert code == 2
+    data = json.loads(out)
+    assert data["vaultSecrets"][0]["newerVersion"] == newer
+    no_canary(out)
+
+
+def test_a_403_names_the_vault_and_the_role_at_the_manifest_line(emu, env, vault, folder, capsys):
+    vault.set_secret("facebook", CANARY)
+    emu.set_vault_roles("kv-dev", [])
+    code, out, err = run(capsys, ["plan", manifest(folder)], env)
+    assert code == 1
+    assert f"{folder / 'keys.yaml'}:7:" in err and "Key Vault kv-dev" in err and "'Key Vault Secrets User'" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_missing_secret_and_a_missing_version_are_located_errors(emu, env, vault, folder, capsys):
+    code, _, err = run(capsys, ["plan", manifest(folder)], env)
+    assert code == 1 and f"{folder / 'keys.yaml'}:7:" in err and "has no secret facebook" in err
+    vault.set_secret("facebook", CANARY)
+    code, _, err = run(capsys, ["plan", manifest(folder, "a" * 32)], env)
+    assert code == 1 and f"has no version {'a' * 32} of secret facebook" in err
+
+
+def test_validate_checks_the_shape_only_and_reaches_no_vault(emu, env, folder, capsys):
+    path = manifest(folder)
+    offline = {k: v for k, v in env.items() if not k.startswith(("AZURE_", "B2CKEYS_"))}
+    code, out, err = run(capsys, ["validate", path], offline)
+    assert code == 0, err
+    assert emu.requests() == []
+    (folder / "bad.yaml").write_text(SECRET_KEY.replace("secret: facebook%s", "name: facebook"))
+    code, _, err = run(capsys, ["validate", str(folder / "bad.yaml")], offline)
+    assert code == 1 and "bad.yaml:7:" in err
+
+
+def test_a_vault_certificate_is_rewrapped_for_upload_pkcs12_and_keeps_its_thumbprint(emu, env, vault, folder,
+                                                                                    capsys):
+    cert = certificate("saml idp", nbf=int(time.time()) - DAY)
+    vault.import_certificate("saml-idp", cert)
+    (folder / "saml.yaml").write_text("""version: 1
+keySets:
+  - name: SamlIdp
+    keys:
+      - kind: pkcs12
+        file: {keyVault: {vault: kv-dev, certificate: saml-idp}}
+""")
+    code, out, err = run(capsys, ["plan", "saml.yaml"], env)
+    assert code == 0, err
+    assert f"x5t {x5t(cert)}" in out and "one-time password" in out
+    code, out, err = run(capsys, ["apply", "saml.yaml", "--auto-approve"], env)
+    assert code == 0, err
+    (live,) = emu.state()["keySets"][0]["keys"]
+    assert live["x5t"].rstrip("=") == x5t(cert)
+    assert "No changes" in run(capsys, ["plan", "saml.yaml"], env)[1]
