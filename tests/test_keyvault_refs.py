@@ -2,14 +2,21 @@
 rotation from the vault (a new version is one new key, a pinned version stays put), drift's
 bits, a 403 and a missing secret as located errors, the PFX re-wrap, and the canaries."""
 
+import hashlib
 import json
+import subprocess
+import sys
 import time
 
 import pytest
 
 from helpers.certkit import certificate, x5t
-from helpers.cli import CANARY, keys_in, run, writes
+from helpers.cli import CANARY, ROOT, keys_in, run, writes
 from helpers.vault import Vault
+from reconciler.core.errors import ConfigError, ReconcilerError
+from reconciler.emulator.pipeline import Response
+from reconciler.graph.keyvault import _Credential
+from reconciler.graph.vaultplaces import vault_resource, vault_url
 
 DAY = 86_400
 SECRET_KEY = """version: 1
@@ -150,3 +157,70 @@ keySets:
     (live,) = emu.state()["keySets"][0]["keys"]
     assert live["x5t"].rstrip("=") == x5t(cert)
     assert "No changes" in run(capsys, ["plan", "saml.yaml"], env)[1]
+
+
+def test_a_saved_plan_uploads_the_version_it_planned_even_after_a_newer_one(emu, env, vault, folder, capsys):
+    now = int(time.time())
+    vault.set_secret("facebook", CANARY + "-planned", nbf=now - 60, exp=now + 365 * DAY)
+    path = manifest(folder)
+    assert run(capsys, ["plan", path, "--out", "plan.json"], env)[0] == 0
+    vault.set_secret("facebook", CANARY + "-newer", nbf=now + 60, exp=now + 400 * DAY)
+    code, out, err = run(capsys, ["apply", "plan.json", "--debug"], env)
+    assert code == 0, err
+    (key,) = emu.state()["keySets"][0]["keys"]
+    assert key["secretSha256"] == hashlib.sha256((CANARY + "-planned").encode()).hexdigest()
+    assert key["nbf"] == now - 60
+    no_canary(out, err, (folder / "plan.json").read_text(), json.dumps(emu.requests()))
+    assert "vaults/kv-dev/secrets/facebook" in err and "Authorization: Bearer [redacted]" in err  # --debug: the vault's token redacted
+
+
+def test_a_challenge_naming_another_resource_is_refused_before_any_token_is_sent(emu, env, vault, folder, capsys,
+                                                                                   hooks):
+    vault.set_secret("facebook", CANARY)
+    challenge = 'Bearer authorization="https://login.example/t", resource="https://attacker.example"'
+    hooks.before_request.append(lambda ctx: Response.json(
+        401, {"error": {"code": "Unauthorized", "message": "no"}}, headers={"WWW-Authenticate": challenge})
+        if ctx.area == "vault" else None)
+    code, _, err = run(capsys, ["plan", manifest(folder)], env)
+    assert code == 1
+    assert "keys.yaml:7:" in err and "attacker.example" in err and "no token was sent" in err
+
+
+@pytest.mark.parametrize("cloud, resource, url", [
+    ("global", "https://vault.azure.net", "https://kv-b2c.vault.azure.net"),
+    ("usgov", "https://vault.usgovcloudapi.net", "https://kv-b2c.vault.usgovcloudapi.net"),
+    ("dod", "https://vault.usgovcloudapi.net", "https://kv-b2c.vault.usgovcloudapi.net"),
+    ("china", "https://vault.azure.cn", "https://kv-b2c.vault.azure.cn"),
+])
+def test_each_cloud_has_its_vault_resource_and_domain(cloud, resource, url):
+    environ = {"B2CKEYS_CLOUD": cloud}
+    assert vault_resource(environ) == resource
+    assert vault_url("kv-b2c", environ) == url
+    assert vault_url("https://other.example/vaults/x/", environ) == "https://other.example/vaults/x"
+    template = {**environ, "B2CKEYS_KEYVAULT_URL": "https://127.0.0.1:8443/vaults/{name}"}
+    assert vault_url("kv-b2c", template) == "https://127.0.0.1:8443/vaults/kv-b2c"
+
+
+@pytest.mark.parametrize("vault, environ", [("kv b2c", {}), ("http://example.com", {}),
+                                            ("kv", {"B2CKEYS_KEYVAULT_URL": "https://example.com/vaults"})])
+def test_a_vault_that_is_neither_a_name_nor_an_https_url_is_refused(vault, environ):
+    with pytest.raises(ConfigError):
+        vault_url(vault, environ)
+
+
+def test_the_credential_adapter_gives_a_token_for_the_vault_scope_only():
+    asked = []
+    credential = _Credential(lambda: asked.append(1) or "token", "https://vault.azure.net/.default")
+    assert credential.get_token("https://vault.azure.net/.default").token == "token"
+    with pytest.raises(ReconcilerError, match="refused, no token was sent"):
+        credential.get_token("https://graph.microsoft.com/.default")
+    assert asked == [1]
+
+
+def test_a_manifest_without_vault_references_never_imports_azure(tmp_path):
+    code = ("import sys; from reconciler.cli import main\n"
+            "try: main(['--help'])\nexcept SystemExit: pass\n"
+            f"main(['validate', {str(ROOT / 'examples' / 'starter-pack.yaml')!r}])\n"
+            "print('AZURE', sorted(m for m in sys.modules if m.startswith('azure')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert "AZURE []" in result.stdout, result.stdout + result.stderr
