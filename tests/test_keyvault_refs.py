@@ -181,7 +181,11 @@ def test_a_challenge_naming_another_resource_is_refused_before_any_token_is_sent
     hooks.before_request.append(lambda ctx: Response.json(
         401, {"error": {"code": "Unauthorized", "message": "no"}}, headers={"WWW-Authenticate": challenge})
         if ctx.area == "vault" else None)
-    code, _, err = run(capsys, ["plan", manifest(folder)], env)
+    try:
+        code, _, err = run(capsys, ["plan", manifest(folder)], env)
+    finally:  # azure-keyvault keeps challenges per vault URL for the process: the next test's is honest
+        from azure.keyvault.secrets._shared import http_challenge_cache  # only this test leaves one behind
+        http_challenge_cache.clear()
     assert code == 1
     assert "keys.yaml:7:" in err and "attacker.example" in err and "no token was sent" in err
 
@@ -196,16 +200,35 @@ def test_each_cloud_has_its_vault_resource_and_domain(cloud, resource, url):
     environ = {"B2CKEYS_CLOUD": cloud}
     assert vault_resource(environ) == resource
     assert vault_url("kv-b2c", environ) == url
-    assert vault_url("https://other.example/vaults/x/", environ) == "https://other.example/vaults/x"
+    assert vault_url(url + "/", environ) == url
     template = {**environ, "B2CKEYS_KEYVAULT_URL": "https://127.0.0.1:8443/vaults/{name}"}
     assert vault_url("kv-b2c", template) == "https://127.0.0.1:8443/vaults/kv-b2c"
 
 
-@pytest.mark.parametrize("vault, environ", [("kv b2c", {}), ("http://example.com", {}),
-                                            ("kv", {"B2CKEYS_KEYVAULT_URL": "https://example.com/vaults"})])
+@pytest.mark.parametrize("vault, environ", [
+    ("kv b2c", {}), ("http://example.com", {}), ("kv", {"B2CKEYS_KEYVAULT_URL": "https://example.com/vaults"}),
+    ("https://attacker.example", {}),  # a manifest cannot send a vault token where it likes
+    ("https://kv.vault.azure.net.attacker.example", {}), ("http://kv.vault.azure.net", {}),
+    ("https://kv.vault.azure.net", {"B2CKEYS_CLOUD": "china"}),
+    ("https://127.0.0.1:9/vaults/kv", {"B2CKEYS_KEYVAULT_URL": "https://127.0.0.1:8443/vaults/{name}"}),
+])
 def test_a_vault_that_is_neither_a_name_nor_an_https_url_is_refused(vault, environ):
     with pytest.raises(ConfigError):
         vault_url(vault, environ)
+
+
+def test_a_vault_url_on_the_template_s_origin_is_taken(emu, env, vault, folder, capsys):
+    vault.set_secret("facebook", CANARY)
+    (folder / "keys.yaml").write_text(SECRET_KEY.replace("vault: kv-dev", f"vault: {vault.url}") % "")
+    code, out, err = run(capsys, ["plan", "keys.yaml"], env)
+    assert code == 0, err
+    assert f"Key Vault {vault.url} secret facebook version" in out
+
+
+def test_a_manifest_naming_a_vault_on_another_host_gets_no_token(emu, env, folder, capsys):
+    (folder / "keys.yaml").write_text(SECRET_KEY.replace("vault: kv-dev", "vault: https://attacker.example") % "")
+    code, _, err = run(capsys, ["plan", "keys.yaml"], env)
+    assert code == 1 and "keys.yaml:7:" in err and "no token is sent to it" in err
 
 
 def test_the_credential_adapter_gives_a_token_for_the_vault_scope_only():
