@@ -65,6 +65,10 @@ def test_plan_names_vault_secret_and_version_and_apply_uploads_it(emu, env, vaul
     assert f"upload secret from Key Vault kv-dev secret facebook version {version}" in out
     saved = (folder / "plan.json").read_text()
     assert version in saved
+    code, shown, err = run(capsys, ["show", "plan.json"], env)
+    assert code == 0 and shown in out, err  # a saved plan reads back with its vault reference
+    code, markdown, err = run(capsys, ["plan", path, "--format", "markdown"], env)
+    assert code == 0 and version in markdown
     code, out2, err2 = run(capsys, ["apply", "plan.json"], env)
     assert code == 0, err2
     assert keys_in(emu) == {"B2C_1A_FacebookSecret": 1}
@@ -72,7 +76,7 @@ def test_plan_names_vault_secret_and_version_and_apply_uploads_it(emu, env, vaul
     assert (key["nbf"], key["exp"]) == (now - 60, now + 365 * DAY)  # the version's dates
     code, out3, err3 = run(capsys, ["apply", path, "--auto-approve", "--debug"], env)
     assert code == 0 and "No changes" in out3
-    no_canary(out, err, saved, out2, err2, out3, err3, json.dumps(emu.requests()), json.dumps(emu.state()))
+    no_canary(out, err, saved, markdown, out2, err2, out3, err3, json.dumps(emu.requests()), json.dumps(emu.state()))
 
 
 def test_a_new_version_is_exactly_one_new_key_and_a_pinned_version_stays_put(emu, env, vault, folder, capsys):
