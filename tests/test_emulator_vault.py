@@ -257,3 +257,13 @@ def test_import_certificate_as_pem_and_its_errors(kv):
                            json={"value": base64.b64encode(pfx).decode()})
     assert refused.status_code == 403
     assert "certificates/import/action" in refused.json()["error"]["message"]
+
+
+def test_fault_rules_reach_vault_paths_in_key_vaults_shape(kv, emu):
+    session, url, auth = kv
+    emu.faults.add_all(["GET:/vaults/*/secrets/*:status=503:retry_after=1"])
+    answer = session.get(f"{url}/secrets/fb?api-version=7.4", headers=auth)
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+    assert answer.json()["error"]["code"] == "ServiceUnavailable"
+    assert emu.requests()[-1]["fault"] == "status"
+    assert session.get(f"{url}/secrets/fb?api-version=7.4", headers=auth).status_code == 404
