@@ -11,6 +11,7 @@ import requests
 
 from helpers.cli import CANARY
 from reconciler.emulator import Emulator
+from reconciler.emulator.vaultstore import SecretVersion
 
 VAULT = "kv-b2c-test"
 
@@ -240,7 +241,8 @@ def test_import_certificate_as_pem_and_its_errors(kv):
                                    serialization.NoEncryption())
            + cert.public_bytes(serialization.Encoding.PEM)).decode()
     answer = session.post(f"{url}/certificates/pem/import?api-version=7.4", headers=auth,
-                          json={"value": pem, "policy": {"secret_props": {"contentType": "application/x-pem-file"}}})
+                          json={"value": pem,
+                                "policy": {"secret_props": {"contentType": "application/x-pem-file"}}})
     assert answer.status_code == 200
     secret = session.get(f"{url}/secrets/pem?api-version=7.4", headers=auth).json()
     assert "BEGIN PRIVATE KEY" in secret["value"] and secret["contentType"] == "application/x-pem-file"
@@ -267,3 +269,15 @@ def test_fault_rules_reach_vault_paths_in_key_vaults_shape(kv, emu):
     assert answer.json()["error"]["code"] == "ServiceUnavailable"
     assert emu.requests()[-1]["fault"] == "status"
     assert session.get(f"{url}/secrets/fb?api-version=7.4", headers=auth).status_code == 404
+
+
+def test_reset_empties_the_start_vaults_and_restores_their_roles():
+    with Emulator(vaults=[VAULT, "kv-other"]) as emu:
+        emu.add_vault("kv-extra")
+        emu.set_vault_roles(VAULT, [])
+        emu.vaults.set_secret(VAULT, "s", SecretVersion("0" * 32, "v", None, True, None, None, 0))
+        emu.reset()
+        vaults = emu.state()["vaults"]
+    assert [v["name"] for v in vaults] == [VAULT, "kv-other"]
+    assert all(v["secrets"] == [] and v["roles"] == ["Key Vault Secrets Officer",
+                                                     "Key Vault Certificates Officer"] for v in vaults)
