@@ -83,12 +83,15 @@ def test_set_secret_then_get_the_latest_and_a_version(kv):
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "SecretNotFound"
 
 
-@pytest.mark.parametrize("body", [{"value": 3}, {"value": "x", "attributes": {"nbf": "soon"}},
-                                  {"value": "x", "attributes": {"nbf": 20, "exp": 10}}, []])
+@pytest.mark.parametrize("body", [{"value": 3}, {"value": CANARY, "attributes": {"nbf": "soon"}},
+                                  {"value": CANARY, "attributes": {"nbf": 20, "exp": 10}},
+                                  {"value": CANARY * 2000}, {"value": CANARY, "contentType": "t" * 256},
+                                  {"value": CANARY, "tags": {f"t{i}": CANARY for i in range(16)}}, []])
 def test_a_bad_set_secret_is_400_without_echoing_the_value(kv, body):
     session, url, auth = kv
     answer = session.put(f"{url}/secrets/s?api-version=7.4", headers=auth, json=body)
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "BadParameter"
+    assert CANARY not in answer.text
 
 
 def test_list_versions_pages_with_next_link_and_no_values(kv):
