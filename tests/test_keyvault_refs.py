@@ -156,11 +156,14 @@ keySets:
     code, out, err = run(capsys, ["plan", "saml.yaml"], env)
     assert code == 0, err
     assert f"x5t {x5t(cert)}" in out and "one-time password" in out
-    code, out, err = run(capsys, ["apply", "saml.yaml", "--auto-approve"], env)
+    assert run(capsys, ["plan", "saml.yaml", "--out", "plan.json"], env)[0] == 0
+    code, out, err = run(capsys, ["apply", "plan.json"], env)
     assert code == 0, err
     (live,) = emu.state()["keySets"][0]["keys"]
     assert live["x5t"].rstrip("=") == x5t(cert)
     assert "No changes" in run(capsys, ["plan", "saml.yaml"], env)[1]
+    upload = [r for r in writes(emu) if r["path"].endswith("/uploadPkcs12")]
+    assert len(upload) == 1
 
 
 def test_a_saved_plan_uploads_the_version_it_planned_even_after_a_newer_one(emu, env, vault, folder, capsys):
