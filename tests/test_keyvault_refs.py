@@ -123,6 +123,14 @@ def test_a_403_names_the_vault_and_the_role_at_the_manifest_line(emu, env, vault
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+def test_the_role_the_error_names_is_enough_for_plan_and_apply(emu, env, vault, folder, capsys):
+    vault.set_secret("facebook", CANARY)
+    emu.set_vault_roles("kv-dev", ["Key Vault Secrets User"])
+    code, _, err = run(capsys, ["apply", manifest(folder), "--auto-approve"], env)
+    assert code == 0, err
+    assert keys_in(emu) == {"B2C_1A_FacebookSecret": 1}
+
+
 def test_a_missing_secret_and_a_missing_version_are_located_errors(emu, env, vault, folder, capsys):
     code, _, err = run(capsys, ["plan", manifest(folder)], env)
     assert code == 1 and f"{folder / 'keys.yaml'}:7:" in err and "has no secret facebook" in err
