@@ -284,3 +284,13 @@ def test_reset_empties_the_start_vaults_and_restores_their_roles():
     assert [v["name"] for v in vaults] == [VAULT, "kv-other"]
     assert all(v["secrets"] == [] and v["roles"] == ["Key Vault Secrets Officer",
                                                      "Key Vault Certificates Officer"] for v in vaults)
+
+
+def test_reading_vault_versions_empty(kv, emu):
+    session, url, auth = kv
+    link = f"{url}/secrets/never-set/versions?api-version=7.4"
+    assert session.get(link, headers=auth).status_code == 404
+    emu.config.update({"readings": ["vault-versions-empty"]})
+    answer = session.get(link, headers=auth)
+    assert answer.status_code == 200 and answer.json() == {"value": [], "nextLink": None}
+    assert session.get(f"{url}/secrets/never-set?api-version=7.4", headers=auth).status_code == 404

@@ -110,7 +110,7 @@ class Emulator(CredentialHelpers):
         self.identity = IdentityEndpoints(self.tokens, self.federated, self.identity_header,
                                           lambda: self.config.current)
         self.graph = GraphApi(self.url, self.store, self.tokens, self.config, self.pipeline)
-        self.vault = VaultApi(self.url, self.vaults, self.tokens)
+        self.vault = VaultApi(self.url, self.vaults, self.tokens, lambda: self.config.current)
         self.control = ControlSurface(reset=self.reset, state=self.state, seed=self.seed,
                                       requests=self.requests, config=self.config,
                                       faults=self.faults, stats=self.stats, vaults=self.vaults)
