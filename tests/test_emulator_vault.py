@@ -11,7 +11,6 @@ import requests
 
 from helpers.cli import CANARY
 from reconciler.emulator import Emulator
-from reconciler.emulator.vaultstore import SecretVersion
 
 VAULT = "kv-b2c-test"
 
@@ -278,7 +277,8 @@ def test_reset_empties_the_start_vaults_and_restores_their_roles():
     with Emulator(vaults=[VAULT, "kv-other"]) as emu:
         emu.add_vault("kv-extra")
         emu.set_vault_roles(VAULT, [])
-        emu.vaults.set_secret(VAULT, "s", SecretVersion("0" * 32, "v", None, True, None, None, 0))
+        version = emu.set_secret(VAULT, "s", "v", nbf=10, exp=20)
+        assert emu.state()["vaults"][0]["secrets"][0]["versions"][0]["version"] == version
         emu.reset()
         vaults = emu.state()["vaults"]
     assert [v["name"] for v in vaults] == [VAULT, "kv-other"]
