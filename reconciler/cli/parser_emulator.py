@@ -1,5 +1,6 @@
-"""The arguments of `b2ckeys emulator`: address, tenant, roles, latency, throttle, faults
-readings and Key Vaults. The emulator itself is imported only to check a fault spec, a reading or a vault name."""
+"""The arguments of `b2ckeys emulator`: address, tenant, roles, latency, throttle, faults,
+readings and Key Vaults. The emulator itself is imported only to check a fault spec, a reading
+or a vault name."""
 
 from __future__ import annotations
 
