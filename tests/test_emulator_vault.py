@@ -11,7 +11,6 @@ import requests
 
 from helpers.cli import CANARY
 from reconciler.emulator import Emulator
-from reconciler.emulator.vaultstore import SecretVersion
 
 VAULT = "kv-b2c-test"
 
@@ -278,9 +277,20 @@ def test_reset_empties_the_start_vaults_and_restores_their_roles():
     with Emulator(vaults=[VAULT, "kv-other"]) as emu:
         emu.add_vault("kv-extra")
         emu.set_vault_roles(VAULT, [])
-        emu.vaults.set_secret(VAULT, "s", SecretVersion("0" * 32, "v", None, True, None, None, 0))
+        version = emu.set_secret(VAULT, "s", "v", nbf=10, exp=20)
+        assert emu.state()["vaults"][0]["secrets"][0]["versions"][0]["version"] == version
         emu.reset()
         vaults = emu.state()["vaults"]
     assert [v["name"] for v in vaults] == [VAULT, "kv-other"]
     assert all(v["secrets"] == [] and v["roles"] == ["Key Vault Secrets Officer",
                                                      "Key Vault Certificates Officer"] for v in vaults)
+
+
+def test_reading_vault_versions_empty(kv, emu):
+    session, url, auth = kv
+    link = f"{url}/secrets/never-set/versions?api-version=7.4"
+    assert session.get(link, headers=auth).status_code == 404
+    emu.config.update({"readings": ["vault-versions-empty"]})
+    answer = session.get(link, headers=auth)
+    assert answer.status_code == 200 and answer.json() == {"value": [], "nextLink": None}
+    assert session.get(f"{url}/secrets/never-set?api-version=7.4", headers=auth).status_code == 404
