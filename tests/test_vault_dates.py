@@ -53,3 +53,21 @@ def test_a_vault_certificate_takes_its_thumbprint_and_validity():
 def test_a_state_without_vault_references_is_returned_as_it_is():
     state = state_of(secret_key(SecretRef("env", "FB", AT)))
     assert with_vault_facts(state, pytest.fail, pytest.fail) == state
+
+
+def test_an_earlier_enabled_version_whose_key_is_live_stays_managed_and_is_never_uploaded():
+    from reconciler.core.model import LiveKey, LiveKeySet, LiveState
+    from reconciler.manifest.vaultrefs import with_earlier_versions
+
+    versions = [VaultVersion("v1", True, created=1_000, exp=5_000), VaultVersion("v0", False, created=500),
+                VaultVersion("v2", True, created=2_000, exp=9_000), VaultVersion("v3", True, created=3_000)]
+    ref = vault_ref({"vault": "kv-dev", "secret": "facebook"}, AT)
+    state = with_vault_facts(state_of(secret_key(ref)), lambda r: versions[3], no_certificate)
+    live = LiveState((LiveKeySet("B2C_1A_Fb", (LiveKey("k1", KeyType.OCT, KeyUse.SIG, 1_000, 5_000),
+                                               LiveKey("k0", KeyType.OCT, KeyUse.SIG, 500, None))),))
+    keys = with_earlier_versions(state, live, lambda r: versions).keysets[0].keys
+    # v3 (the latest), and v1 whose key is live; not v2 (not live: never uploaded now), nor v0 (disabled)
+    assert [(k.secret.version, k.nbf, k.exp) for k in keys] == [("v3", 3_000, None), ("v1", 1_000, 5_000)]
+    pinned = vault_ref({"vault": "kv-dev", "secret": "facebook", "version": "v3"}, AT)
+    state = with_vault_facts(state_of(secret_key(pinned)), lambda r: versions[3], no_certificate)
+    assert len(with_earlier_versions(state, live, lambda r: versions).keysets[0].keys) == 1  # pinned: that one only

@@ -186,7 +186,7 @@ class Session:
         are the plan's first warnings."""
         now = int(time.time())
         live, warnings = read_live(client, state, now, listed=listed)
-        made = planner.plan(state, live, now=now)
+        made = planner.plan(self.vaults.with_earlier(state, live), live, now=now)
         return replace(made, warnings=tuple(warnings) + made.warnings) if warnings else made
 
     def plan(self, paths: Sequence[str] = (), *, policies: Sequence[str] = ()) -> Planned:
@@ -224,7 +224,8 @@ class Session:
                     graph_active[keyset.id] = client.get_active_key(keyset.id)
                 except GraphNotFound:  # deleted since the list: nothing to compare
                     continue
-        return drift(state, live, now, window_days, graph_active, vault_secrets=vault_secrets)
+        return drift(self.vaults.with_earlier(state, live), live, now, window_days, graph_active,
+                     vault_secrets=vault_secrets)
 
     def export(self, *, schema_ref: str) -> ExportResult:
         """The tenant's key sets as a manifest, secrets as references (`b2ckeys export`)."""
