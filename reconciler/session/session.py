@@ -135,6 +135,7 @@ class Session:
         kind = kind_from_environment(self.environ)
         self.report([d for d in sign_in_notices(self.environ) if d not in self.diagnostics])  # once a run
         settings = settings_from(self.environ, app_required=kind.needs_app)
+        self.vaults.settings = self.vaults.settings or settings  # vault reads share the run's deadline
         provider = TokenProvider(settings, self.environ)
         if callable(tenant):
             provider.identity()  # signs in while the manifests load

@@ -13,6 +13,7 @@ from typing import Mapping
 
 from ..core.model import DesiredState, LiveState, SecretRef, VaultVersion
 from ..graph.keyvault import VaultReader
+from ..graph.settings import Settings
 from ..graph.settings import from_environment as settings_from
 from ..graph.vaultplaces import vault_resource
 from ..manifest.vaultrefs import vault_refs, with_earlier_versions, with_vault_facts
@@ -24,13 +25,14 @@ from ..signin.credentials import kind_from_environment
 class VaultAccess:
     def __init__(self, environ: Mapping[str, str]):
         self.environ = environ
+        self.settings: Settings | None = None  # the run's (Graph's), when signed in already: one deadline
         self._reader: VaultReader | None = None
 
     @property
     def reader(self) -> VaultReader:
         if self._reader is None:
             kind = kind_from_environment(self.environ)
-            settings = settings_from(self.environ, app_required=kind.needs_app)
+            settings = self.settings or settings_from(self.environ, app_required=kind.needs_app)
             provider = TokenProvider(settings, self.environ, resource=vault_resource(self.environ))
             self._reader = VaultReader(settings, provider.token, self.environ)
         return self._reader
