@@ -303,3 +303,18 @@ keySets:
     assert [r["path"].rsplit("/", 1)[1] for r in writes(emu)][-1] == "uploadCertificate"
     (live,) = emu.state()["keySets"][0]["keys"]
     assert live["x5t"].rstrip("=") == x5t(cert)
+
+
+def test_the_vault_session_sends_to_the_vault_s_origin_only(emu):
+    from reconciler.graph.keyvault import _OriginSession
+    from reconciler.graph.settings import from_environment
+
+    session = _OriginSession(emu.url + "/vaults/kv-dev", from_environment(emu.env))
+    start = len(emu.requests())
+    with pytest.raises(ReconcilerError, match="only the vault's own origin"):
+        session.get("https://127.0.0.1:1/vaults/kv-dev/secrets/x?api-version=7.4")
+    host, port = emu.url.rsplit(":", 1)
+    with pytest.raises(ReconcilerError):  # the same host on another port is another origin
+        session.get(f"{host}:{int(port) + 1}/vaults/kv-dev")
+    assert len(emu.requests()) == start
+    assert session.get(emu.url + "/vaults/kv-dev/secrets/x?api-version=7.4").status_code == 401
