@@ -1,5 +1,6 @@
-"""The arguments of `b2ckeys emulator`: address, tenant, roles, latency, throttle, faults
-and readings. The emulator itself is imported only to check a fault spec or a reading."""
+"""The arguments of `b2ckeys emulator`: address, tenant, roles, latency, throttle, faults,
+readings and Key Vaults. The emulator itself is imported only to check a fault spec, a reading
+or a vault name."""
 
 from __future__ import annotations
 
@@ -27,6 +28,15 @@ def _reading(text: str) -> str:
     return text.strip()
 
 
+def _vault_name(text: str) -> str:
+    from ..emulator import check_vault_name  # lazily: the emulator is heavy, and --help must stay fast
+
+    try:
+        return check_vault_name(text.strip())
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _number_at_least(low: float, kind=int, above: bool = False):
     def parse(text: str):
         try:
@@ -45,9 +55,10 @@ def _number_at_least(low: float, kind=int, above: bool = False):
 def add_emulator_command(sub) -> None:
     p = sub.add_parser(
         "emulator",
-        help="run a local Graph + token service emulator over HTTPS, for tests and trials",
+        help="run a local Graph + token service (+ Key Vault) emulator over HTTPS, for tests and trials",
         description="Serve a strict local emulator of Microsoft Graph trustFramework/keySets and of "
-        "the token service, over HTTPS on loopback with a CA it generates. When ready it prints "
+        "the token service (and, with --vault, Azure Key Vault), over HTTPS on loopback with a CA it "
+        "generates. When ready it prints "
         "(and with --env-file writes) the environment that points b2ckeys at it.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -137,6 +148,15 @@ def add_emulator_command(sub) -> None:
         metavar="SUBJECT",
         help="the subject the app's federated credential accepts "
         "(default repo:contoso/b2c-keys:ref:refs/heads/main)",
+    )
+    p.add_argument(
+        "--vault",
+        action="append",
+        default=[],
+        type=_vault_name,
+        metavar="NAME",
+        help="serve an emulated Azure Key Vault at https://127.0.0.1:PORT/vaults/NAME "
+        "(repeatable); B2CKEYS_KEYVAULT_URL in the printed environment resolves vault names to it",
     )
     p.add_argument(
         "--reading",

@@ -40,6 +40,7 @@ from .files import find_manifest_files
 from .names import reserved
 from .schema import validate
 from .secrets import confinement_problem
+from .vaultrefs import vault_ref
 from .yamlload import load_document
 from .yamltree import Document, Path
 
@@ -215,6 +216,8 @@ class _FileChecker:
         (reported) when it is a file leading out of its root (`reconciler.manifest.confine`)."""
         if path[-1] not in item:
             return None
+        if isinstance(item[path[-1]], dict) and "keyVault" in item[path[-1]]:  # reconciler.manifest.vaultrefs
+            return vault_ref(item[path[-1]]["keyVault"], self.doc.at(path + ("keyVault",)))
         source, name = ("file", item["file"]) if path[-1] == "file" else next(iter(item[path[-1]].items()))
         base_dir = os.path.dirname(self.doc.path)
         root = (self.merger.secrets_root or repository_root(base_dir)) if source == "file" else ""

@@ -19,6 +19,7 @@ from ..plan.livediff import live_changes
 from ..plan.planner import plan as make_plan
 from ..plan.restore import saved_plan
 from .session import Planned, Session
+from .vaults import planned_versions
 
 
 def load_saved_plan(session: Session, path: str, *, workers: int = 1) -> Planned:
@@ -36,6 +37,7 @@ def load_saved_plan(session: Session, path: str, *, workers: int = 1) -> Planned
         raise ApplyRefused(_stale(path, "the manifests changed since the plan was made", changed))
     changes = planfile.changes(saved, secrets_root(session.environ))  # file refs confined as the manifests' are
     session.require_secrets(state)
+    state = session.vaults.with_facts(state, planned_versions(changes))  # the vault versions the plan uploads
 
     client = session.connect(state.tenant, command="apply", write=True, workers=workers)
     session.hold_lease(client)  # before the tenant is read, as for a plan made by apply
@@ -46,7 +48,7 @@ def load_saved_plan(session: Session, path: str, *, workers: int = 1) -> Planned
         when = saved.get("createdAt", "?")
         lines = live_changes(then, live_data(live)) or ["the live key sets differ from the plan's record"]
         raise ApplyRefused(_stale(path, f"the tenant changed since the plan was made ({when})", lines))
-    fresh = make_plan(state, live, now=now)
+    fresh = make_plan(session.vaults.with_earlier(state, live), live, now=now)
     if plan_data(fresh)["changes"] != saved["plan"].get("changes"):
         raise ApplyRefused(_stale(path, "planning again now gives other changes", [
             "the tenant and the manifests are as recorded, so time did it: a key's exp has passed, a rotation "
