@@ -94,7 +94,11 @@ def _replace(doc: Document, text: str, path: Path, scope: Scope | None, problems
             return text
         out.append(values[name])
     out.append(text[end:])
-    return "".join(out)
+    result = "".join(out)
+    if "${" in result and path[-1] in ("env", "tenant"):  # the schema lets ${ through for editors only
+        what = "an environment variable name" if path[-1] == "env" else "a tenant"
+        problems.append(_error(doc, path, f"a literal ${{ (written $${{) cannot be part of {what}"))
+    return result
 
 
 def _problem(name: str, closed: str, scope: Scope | None, values: dict[str, str]) -> str | None:
