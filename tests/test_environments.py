@@ -247,3 +247,34 @@ def test_the_environments_file_is_not_read_as_a_manifest(repo, capsys, env):
     code, out, err = run(capsys, ["validate", "--env", "dev", "."], env)
     assert code == 0, err
     assert "1 manifest," in out
+
+
+def test_environments_lists_them_for_a_ci_matrix(repo, capsys, emu):
+    code, out, err = run(capsys, ["environments", "--format", "json"], {})
+    assert (code, json.loads(out)) == (0, ["dev", "prod"]), err
+    code, out, _ = run(capsys, ["environments"], {})
+    assert out.splitlines()[0] == f"dev   {emu.tenant_domain}"
+    (repo / "sub").mkdir()
+    (repo / "b2ckeys.yaml").rename(repo / "sub" / "moved.yaml")
+    code, out, err = run(capsys, ["environments"], {})
+    assert code == 1 and "error: no b2ckeys.yaml in this folder nor at the root of its git work tree" in err
+
+
+def test_the_environments_file_is_found_at_the_root_of_the_work_tree(repo, capsys, monkeypatch, env):
+    (repo / "manifests" / "deep").mkdir()
+    monkeypatch.chdir(repo / "manifests" / "deep")
+    code, out, err = run(capsys, ["validate", "--env", "prod", ".."], env)
+    assert code == 0, err
+    assert "Valid for environment prod" in out
+
+
+def test_the_environments_schema_is_shipped(capsys, tmp_path):
+    code, out, _ = run(capsys, ["schema", "--environments"], {})
+    schema = json.loads(out)
+    assert code == 0 and schema["$id"].endswith("/schemas/environments.schema.json")
+    from jsonschema import Draft202012Validator
+
+    example = {"version": 1, "environments": {"dev": {"tenant": "contoso-dev.onmicrosoft.com",
+                                                      "variables": {"vault": "kv-b2c-dev"}}}}
+    assert list(Draft202012Validator(schema).iter_errors(example)) == []
+    assert list(Draft202012Validator(schema).iter_errors({**example, "environments": {}}))
