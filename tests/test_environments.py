@@ -278,3 +278,15 @@ def test_the_environments_schema_is_shipped(capsys, tmp_path):
                                                       "variables": {"vault": "kv-b2c-dev"}}}}
     assert list(Draft202012Validator(schema).iter_errors(example)) == []
     assert list(Draft202012Validator(schema).iter_errors({**example, "environments": {}}))
+
+
+def test_variables_in_a_file_reference_and_a_literal_dollar_brace(repo, capsys, env):
+    (repo / "manifests" / "keys.yaml").write_text(MANIFEST.replace('{env: "FACEBOOK_${suffix}"}',
+                                                                   '{file: "secrets/${suffix}-$${x}.txt"}'))
+    (repo / "manifests" / "secrets").mkdir()
+    (repo / "manifests" / "secrets" / "DEV-${x}.txt").write_text("not a real secret")
+    (repo / "manifests" / "secrets" / "DEV-${x}.txt").chmod(0o600)
+    code, out, err = run(capsys, ["validate"], env)
+    assert code == 0, err
+    assert err.strip() == ("manifests/keys.yaml:7:16: warning: secret file manifests/secrets/PROD-${x}.txt does "
+                           "not exist; apply needs it [environment prod]")
