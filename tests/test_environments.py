@@ -290,3 +290,18 @@ def test_variables_in_a_file_reference_and_a_literal_dollar_brace(repo, capsys, 
     assert code == 0, err
     assert err.strip() == ("manifests/keys.yaml:7:16: warning: secret file manifests/secrets/PROD-${x}.txt does "
                            "not exist; apply needs it [environment prod]")
+
+
+def test_drift_and_export_work_in_the_selected_environment_only(repo, capsys, env, emu, prod):
+    environ = signed_in(emu, env)
+    code, _, err = run(capsys, ["apply", "--env", "dev", "--auto-approve"], environ)
+    assert code == 0, err
+    code, out, err = run(capsys, ["drift", "--env", "dev", "--format", "json"], environ)
+    assert code == 0, (out, err)
+    code, out, err = run(capsys, ["export", "--env", "dev"], environ)
+    assert code == 0, err
+    assert "name: FacebookSecret" in out and "name: DevOnly" in out
+    assert f"# tenant: {emu.tenant_domain}" in out
+    for command in (["drift"], ["export"]):
+        code, out, err = run(capsys, command + ["--env", "prod"], environ)  # dev's credentials
+        assert code == 1 and f"error: wrong tenant: environment prod is for tenant {prod.tenant_id}" in err
