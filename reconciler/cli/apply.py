@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..core.diagnostics import printable
 from ..core.errors import ApplyRefused
 from ..plan.planfile import looks_like_plan_file
 from ..render.progress import Progress
@@ -38,6 +39,8 @@ def _run(args, ctx: Context, session) -> int:
         planned = session.plan_to_apply(args.paths, policies=args.policies or (), workers=args.parallelism)
     plan = planned.plan
     color = ctx.color(ctx.stdout)
+    if session.scope:  # with an environments file: say which environment this is
+        ctx.out(f"Environment: {printable(session.scope.name)} (tenant {printable(session.scope.tenant)})\n")
     ctx.out(render_plan_text(plan, color=color))
     if plan.is_empty:
         return EXIT_OK

@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
 
 
 def _run(args, ctx: Context) -> int:
+    if getattr(args, "env", None):  # --env is B2CKEYS_ENV for this run: one way to select an environment
+        ctx.environ = {**ctx.environ, "B2CKEYS_ENV": args.env}
     try:
         # lazily: a command imports only what it needs (`b2ckeys --help` stays under 0.3 s)
         command = importlib.import_module(f"{__package__}.{COMMANDS[args.command]}")

@@ -86,6 +86,18 @@ def _days(text: str) -> int:
     return value
 
 
+def add_env_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--env", metavar="NAME", type=_name,
+                   help=f"the environment of the environments file (b2ckeys.yaml) to {what}; as B2CKEYS_ENV, "
+                   "which it overrides")
+
+
+def _name(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("the environment name must not be empty")
+    return text
+
+
 def add_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="text",
                    help="text for people (default); json, stable and versioned (format_version), for "
@@ -121,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", metavar="PATH", help=paths_help)
     add_policies_option(p, "report (as errors, with file and line) every key set the policies reference "
                         "that no manifest declares")
+    add_env_option(p, "check (default: every environment, each problem saying which)")
 
     p = sub.add_parser(
         "plan",
@@ -140,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 2 when there are changes to make, 0 when there are none (as terraform plan)",
     )
     add_plan_options(p)
+    add_env_option(p, "plan for; needed when there is one (the saved plan records it)")
 
     p = sub.add_parser(
         "apply",
@@ -192,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="take the tenant lease while applying (default true). --lock=false is unsafe: two applies "
         "at once may then add the same key twice, for ever",
     )
+    add_env_option(p, "apply to; needed when there is one, except for a PLANFILE, which records its own (and "
+                   "refuses another)")
 
     add_show_command(sub)
 
@@ -223,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expiry-window", type=_days, default=DEFAULT_WINDOW_DAYS, metavar="DAYS",
                    help=f"report keys expiring within DAYS days, and key sets with no active key "
                    f"DAYS days from now (default {DEFAULT_WINDOW_DAYS})")
+    add_env_option(p, "check; needed when there is one")
 
     p = sub.add_parser(
         "export",
@@ -237,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the manifest to FILE (default: standard output), making its folders")
     p.add_argument("--schema-ref", metavar="URL",
                    help="the schema the modeline names (default: the published schema's https URL)")
+    add_env_option(p, "export from (its tenant is checked); needed when there is one")
 
     p = sub.add_parser(
         "doctor",

@@ -1,4 +1,5 @@
-"""`b2ckeys plan`: what must change in the tenant, in --format, optionally saved (--out)."""
+"""`b2ckeys plan`: what must change in the tenant, in --format, optionally saved (--out).
+With an environments file, the plan is for the environment --env names, and says so."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import time
 
 from ..core.changes import Plan
+from ..core.diagnostics import printable
 from ..manifest.files import DEFAULT_PATHS
 from ..plan import planfile
 from ..plan.data import dumps, plan_data
@@ -15,26 +17,33 @@ from .context import EXIT_CHANGES, EXIT_OK, Context
 
 
 def run(args, ctx: Context) -> int:
-    planned = ctx.session().plan(args.paths, policies=args.policies or ())
-    emit_plan(planned.plan, planned.state, args, ctx)  # --format, --out
+    session = ctx.session()
+    planned = session.plan(args.paths, policies=args.policies or ())
+    environment = session.scope.name if session.scope else None
+    emit_plan(planned.plan, planned.state, args, ctx, environment=environment)  # --format, --out
     if args.detailed_exitcode and not planned.plan.is_empty:
         return EXIT_CHANGES
     return EXIT_OK
 
 
-def emit_plan(plan: Plan, state, args, ctx: Context) -> None:
+def emit_plan(plan: Plan, state, args, ctx: Context, *, environment: str | None = None) -> None:
     """Prints the plan in --format; with --out also saves it as a plan file."""
-    ctx.out(render_plan(plan, args.format, color=ctx.color(ctx.stdout)))
+    ctx.out(render_plan(plan, args.format, color=ctx.color(ctx.stdout), environment=environment))
     if args.out:
         planfile.write(args.out, planfile.build(plan, state, args.paths or list(DEFAULT_PATHS), int(time.time()),
-                                                policies=args.policies or (), folder=os.getcwd()))
+                                                policies=args.policies or (), folder=os.getcwd(),
+                                                environment=environment))
         say = ctx.out if args.format == "text" else ctx.err  # keep stdout pure JSON / Markdown
         say(f"Saved the plan to {args.out}. To make exactly these changes: b2ckeys apply {args.out}")
 
 
-def render_plan(plan: Plan, fmt: str, *, color: bool = False) -> str:
+def render_plan(plan: Plan, fmt: str, *, color: bool = False, environment: str | None = None) -> str:
+    """The plan in `fmt`; with an `environment`, it says which (JSON: an "environment" member)."""
     if fmt == "json":
-        return dumps(plan_data(plan))
+        data = plan_data(plan)
+        return dumps({**data, "environment": environment} if environment else data)
+    shown = printable(environment or "")
     if fmt == "markdown":
-        return render_plan_markdown(plan)
-    return render_plan_text(plan, color=color)
+        head = f"**Environment:** `{shown}`\n\n" if environment else ""
+        return head + render_plan_markdown(plan)
+    return (f"Environment: {shown}\n\n" if environment else "") + render_plan_text(plan, color=color)

@@ -1,5 +1,6 @@
 """`b2ckeys show PLANFILE`: a saved plan printed again exactly as `plan` printed it, offline
-(no environment, no sign-in, no network), in --format text, json or markdown."""
+(no environment, no sign-in, no network), in --format text, json or markdown; with the
+environment (b2ckeys.yaml) it was made for, when it records one."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from .plan import render_plan
 
 
 def run(args, ctx: Context) -> int:
-    plan = saved_plan(args.planfile, planfile.read(args.planfile))
-    ctx.out(render_plan(plan, args.format, color=ctx.color(ctx.stdout)))
+    data = planfile.read(args.planfile)
+    plan = saved_plan(args.planfile, data)
+    environment = data.get("environment")
+    ctx.out(render_plan(plan, args.format, color=ctx.color(ctx.stdout),
+                        environment=str(environment) if environment else None))
     return EXIT_OK

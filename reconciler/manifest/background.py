@@ -36,6 +36,7 @@ from ..core.diagnostics import Diagnostic
 from ..core.errors import ManifestError
 from ..core.model import DesiredState
 from .files import find_manifest_files
+from .environments import Scope
 from .state import load_state
 from .tenantscan import UNKNOWN, declared_tenant
 
@@ -46,11 +47,12 @@ _PENDING = object()
 Loaded = tuple[DesiredState, list[Diagnostic]]
 
 
-def start_loading(paths: Sequence[str], environ: Mapping[str, str], *, policies: Sequence[str] = ()):
+def start_loading(paths: Sequence[str], environ: Mapping[str, str], *, policies: Sequence[str] = (),
+                  scope: Scope | None = None):
     """A load under way: `.tenant()`, then `.result()`; use it as a context manager."""
 
     def load() -> Loaded:
-        return load_state(paths, environ, policies=policies)
+        return load_state(paths, environ, policies=policies, scope=scope)
 
     files = find_manifest_files(paths)  # a missing path is reported at once, as before
     if _worth_overlapping(files):

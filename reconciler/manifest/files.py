@@ -14,11 +14,13 @@ from ..core.errors import ManifestError
 from .confine import escape, repository_root
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+ENVIRONMENTS_FILE = "b2ckeys.yaml"  # the environments file (`environments`) is not a manifest
 DEFAULT_PATHS = ("manifests",)  # what a command reads when given no PATH
 
 
 def find_manifest_files(paths: Sequence[str]) -> list[str]:
-    """Files as given; a folder gives every *.yaml/*.yml below it (hidden ones skipped), sorted."""
+    """Files as given; a folder gives every *.yaml/*.yml below it (hidden ones and the environments
+    file, b2ckeys.yaml, skipped), sorted."""
     found: list[str] = []
     missing = []
     for given in paths:
@@ -48,7 +50,8 @@ def _walk(folder: str) -> list[str]:
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         rel = os.path.relpath(root, folder)
         parts = () if rel == os.curdir else tuple(rel.split(os.sep))
-        found += [parts + (f,) for f in files if f.lower().endswith(MANIFEST_SUFFIXES) and not f.startswith(".")]
+        found += [parts + (f,) for f in files if f.lower().endswith(MANIFEST_SUFFIXES) and not f.startswith(".")
+                  and f != ENVIRONMENTS_FILE]
     paths = [os.path.join(folder, *parts) for parts in sorted(found)]
     repository = repository_root(folder)
     escaped = [Diagnostic(Severity.ERROR, f"refused: {why} (manifests found in a folder must be inside "

@@ -1,14 +1,13 @@
-"""Manifests → `DesiredState`: load the files (`files` finds them), check them, merge them.
+"""Manifests → `DesiredState`: load the files (`files` finds them), put in the environment's
+`${NAME}` variables (`variables`), check them, merge them.
 
-Each file is read with locations (`yamlload`), checked against the JSON Schema
-(`schema`), then checked for what the schema cannot say: dates (`dates`), a key set
-declared twice (in one file or across files), RSA and oct keys or sig and enc
-keys in one key set, the same key twice, different tenants or `prune` settings,
-rotation settings, the key set names b2ckeys keeps to itself (`names`), a `{file: PATH}`
-(secret, password, certificate or PKCS#12 file) that leads out of the repository
-(`reconciler.manifest.confine`). Every error of
-every file is collected and raised together as one `ManifestError`. Certificate
-files are read later (`certificates`).
+Each file is read with locations (`yamlload`), checked against the JSON Schema (`schema`),
+then for what the schema cannot say: dates (`dates`), a key set declared twice (in one file
+or across files), RSA and oct or sig and enc keys in one key set, the same key twice,
+different tenants or `prune` settings, rotation settings, reserved key set names (`names`),
+a `{file: PATH}` leading out of the repository (`confine`), a key set's `environments`.
+Every error of every file is raised together as one `ManifestError`. Certificate files are
+read later (`certificates`).
 """
 
 from __future__ import annotations
@@ -36,10 +35,12 @@ from ..core.model import (
 )
 from .confine import SECRETS_ROOT_VARIABLE, repository_root
 from .dates import DateRefused, to_epoch
+from .environments import Scope, keyset_problem, other_tenant
 from .files import find_manifest_files
 from .names import reserved
 from .schema import validate
 from .secrets import confinement_problem
+from .variables import substitute
 from .yamlload import load_document
 from .yamltree import Document, Path
 
@@ -53,33 +54,33 @@ class LoadResult:
     warnings: tuple[Diagnostic, ...] = ()
 
 
-def load_manifests(paths: Sequence[str], *, secrets_root: str | None = None) -> LoadResult:
-    """Load, check and merge the manifests; raise `ManifestError` with every error found.
-
-    `secrets_root` (B2CKEYS_SECRETS_ROOT) is the folder `{file: PATH}` references must
-    stay in; by default each manifest's repository (`reconciler.manifest.confine`)."""
+def load_manifests(paths: Sequence[str], *, secrets_root: str | None = None, scope: Scope | None = None
+                   ) -> LoadResult:
+    """Load, check and merge the manifests; `ManifestError` with every error found. `secrets_root`
+    (B2CKEYS_SECRETS_ROOT): the folder `{file: PATH}` references must stay in (`confine`; by default
+    each manifest's repository); `scope`: the environment whose variables and key sets are loaded."""
     if secrets_root:
         if not os.path.isdir(secrets_root):
             raise ConfigError(f"{SECRETS_ROOT_VARIABLE}={secrets_root}: no such folder")
         secrets_root = os.path.realpath(secrets_root)
     files = find_manifest_files(paths)
-    merger = _Merger(secrets_root or "")
+    merger = _Merger(secrets_root or "", scope)
     with _without_cycle_collection():
         for path in files:
             merger.add(path)
     if merger.errors:
         raise ManifestError(merger.errors)
-    state = DesiredState(tuple(merger.keysets), merger.tenant, tuple(files), bool(merger.prune),
+    tenant = merger.tenant or (scope.tenant if scope else None)  # the environment's tenant is the guard
+    state = DesiredState(tuple(merger.keysets), tenant, tuple(files), bool(merger.prune),
                          tuple(sorted(merger.protected, key=str.upper)))
     return LoadResult(state, tuple(merger.warnings))
 
 
 @contextlib.contextmanager
 def _without_cycle_collection():
-    """Loading makes hundreds of thousands of small objects with no reference cycles
-    among them; meanwhile the cyclic collector would walk the growing heap again and
-    again (a fifth of the time of a large load). Reference counting frees them as usual;
-    the collector runs again afterwards."""
+    """Loading makes hundreds of thousands of small objects with no reference cycles among
+    them; meanwhile the cyclic collector would walk the growing heap again and again (a fifth
+    of the time of a large load). Reference counting frees them; the collector runs after."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -92,8 +93,8 @@ def _without_cycle_collection():
 class _Merger:
     """Accumulates key sets and diagnostics over files, in order."""
 
-    def __init__(self, secrets_root: str = "") -> None:
-        self.secrets_root = secrets_root
+    def __init__(self, secrets_root: str = "", scope: Scope | None = None) -> None:
+        self.secrets_root, self.scope = secrets_root, scope
         self.keysets: list[DesiredKeySet] = []
         self.errors: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
@@ -107,6 +108,7 @@ class _Merger:
     def add(self, path: str) -> None:
         doc, diagnostics = load_document(path)
         if doc.data is not None:
+            diagnostics += substitute(doc, self.scope)  # ${NAME} variables, before the schema sees the values
             problems = validate(doc)
             said = {d.location for d in diagnostics}  # the loader's word on a value is enough
             diagnostics += [p.diagnostic for p in problems if p.diagnostic.location not in said]
@@ -123,6 +125,8 @@ class _Merger:
         return None
 
     def guard_tenant(self, tenant: str, location: Location) -> Diagnostic | None:
+        if self.scope and tenant.lower() != self.scope.tenant.lower():  # the environment's tenant is the guard
+            return _error(location, other_tenant(self.scope, tenant))
         if self.tenant is None:
             self.tenant, self._tenant_at = tenant, location
         elif tenant.lower() != self.tenant.lower():
@@ -181,6 +185,12 @@ class _FileChecker:
         if why:
             self._emit(_error(self.doc.at(path + ("name",)), f"key set name '{item['name']}' {why}"))
             return None
+        only = item.get("environments")
+        if isinstance(only, list) and self._ok(path + ("environments",)):
+            problem = keyset_problem(self.merger.scope, only)
+            self._emit(problem and _error(self.doc.at(path + ("environments",)), problem))
+            if problem or self.merger.scope.name not in only:  # not this environment's key set
+                return None
         listed = item.get("keys")
         keys = [self._key(path + ("keys", j), k) for j, k in enumerate(listed if isinstance(listed, list) else [])]
         keys = [k for k in keys if k is not None]
@@ -211,8 +221,7 @@ class _FileChecker:
                           file=certificate, rotate=rotate)
 
     def _ref(self, path: Path, item: dict) -> Any:
-        """The reference at `path` (`file: PATH` for a certificate), None when absent, _INVALID
-        (reported) when it is a file leading out of its root (`reconciler.manifest.confine`)."""
+        """The reference at `path` (`file: PATH` for a certificate), None when absent, _INVALID (reported) for a file out of its root."""
         if path[-1] not in item:
             return None
         source, name = ("file", item["file"]) if path[-1] == "file" else next(iter(item[path[-1]].items()))
@@ -244,8 +253,7 @@ class _FileChecker:
         return Rotation(lifetime, renew)
 
     def _epoch(self, path: Path, item: dict) -> Any:
-        """Epoch seconds, None when absent, _INVALID (reported) when not a date B2C takes
-        (`reconciler.manifest.dates`: no such day, or outside 1970 to the year 9999)."""
+        """Epoch seconds, None when absent, _INVALID (reported) when not a date B2C takes (`dates`)."""
         value = item.get(path[-1])
         if value is None:
             return None

@@ -12,12 +12,14 @@ from ..core.errors import ManifestError
 from ..core.model import DesiredState
 from .certificates import with_certificate_facts
 from .confine import SECRETS_ROOT_VARIABLE
+from .environments import Scope
 from .policies import scan_policies, undeclared
 from .reader import load_manifests
 
 
 def load_state(
-    paths: Sequence[str], environ: Mapping[str, str], *, policies: Sequence[str] = (), validating: bool = False
+    paths: Sequence[str], environ: Mapping[str, str], *, policies: Sequence[str] = (), validating: bool = False,
+    scope: Scope | None = None,
 ) -> tuple[DesiredState, list[Diagnostic]]:
     """The desired state and its warnings; ManifestError with every error.
 
@@ -27,8 +29,9 @@ def load_state(
     it, else inside each manifest's repository (`reconciler.manifest.confine`).
     Otherwise (plan, apply, drift) the first is an error, before any call to Graph,
     and the second a warning (plan keeps such key sets from being deleted).
+    `scope`: the environment (`environments`) to load the manifests for, if there is one.
     """
-    result = load_manifests(paths, secrets_root=environ.get(SECRETS_ROOT_VARIABLE))
+    result = load_manifests(paths, secrets_root=environ.get(SECRETS_ROOT_VARIABLE), scope=scope)
     state, diagnostics = with_certificate_facts(result.state, environ, strict=not validating)
     diagnostics = list(result.warnings) + diagnostics
     if policies:

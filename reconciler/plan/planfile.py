@@ -3,7 +3,7 @@
 A plan file is JSON:
 
     {"format_version": 1, "kind": "b2ckeys-plan", "b2ckeysVersion": ..., "createdAt": ...,
-     "madeIn": "/the/folder/plan/ran/in",
+     "madeIn": "/the/folder/plan/ran/in", "environment": "dev" (with an environments file),
      "manifests": {"paths": [...], "files": [{"path", "sha256"}], "secretReferences": [...],
                    "digest": "sha256:..."},
      "live": {"digest": "sha256:...", "keySets": [...metadata...]},
@@ -68,11 +68,13 @@ def live_record(live: LiveState) -> dict:
     return {"digest": digest(data), **data}
 
 
-def build(plan: Plan, state: DesiredState, paths: list[str], now: int, *, policies=(), folder: str = "") -> dict:
+def build(plan: Plan, state: DesiredState, paths: list[str], now: int, *, policies=(), folder: str = "",
+          environment: str | None = None) -> dict:
     """`folder`: where the plan was made (the paths are relative to it); only for messages, so
-    it is outside every digest: a checkout at another absolute path applies the same plan."""
+    it is outside every digest: a checkout at another absolute path applies the same plan.
+    `environment`: the environment (b2ckeys.yaml) it was made for; inside the digest."""
     parts = {"manifests": manifest_record(state, paths, policies), "live": live_record(plan.live),
-             "plan": plan_data(plan)}
+             "plan": plan_data(plan), **({"environment": environment} if environment else {})}
     return {
         "format_version": FORMAT_VERSION,
         "kind": KIND,

@@ -20,7 +20,10 @@ TAMPERED = "the plan file was changed after b2ckeys wrote it, or is damaged"
 
 def saved_digest(data: dict) -> str:
     """The digest `plan --out` writes over what the file says (not `madeIn`, kept for messages)."""
-    return planfile.digest({part: data.get(part) for part in ("manifests", "live", "plan")})
+    parts = {part: data.get(part) for part in ("manifests", "live", "plan")}
+    if "environment" in data:  # plans made with an environments file record theirs
+        parts["environment"] = data["environment"]
+    return planfile.digest(parts)
 
 
 def check_intact(path: str, data: dict) -> None:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from ..core.diagnostics import printable
 from ..core.errors import ApplyRefused
 from ..manifest.confine import SECRETS_ROOT_VARIABLE
+from ..manifest.environments import ENV_VARIABLE
 from ..manifest.secrets import secret_warnings
 from ..plan import planfile
 from ..plan.data import live_data, plan_data
@@ -29,6 +30,7 @@ def load_saved_plan(session: Session, path: str, *, workers: int = 1) -> Planned
     paths = [str(p) for p in saved["manifests"].get("paths") or ()]
     policies = [str(p) for p in saved["manifests"].get("policies") or ()]
     _require_found(path, saved, paths + policies)
+    _same_environment(session, path, saved.get("environment"))
     state = session.load(paths, policies=policies)
     session.report(secret_warnings(state, session.environ))
     changed = planfile.manifest_differences(saved["manifests"], planfile.manifest_record(state, paths, policies))
@@ -52,6 +54,22 @@ def load_saved_plan(session: Session, path: str, *, workers: int = 1) -> Planned
             "the tenant and the manifests are as recorded, so time did it: a key's exp has passed, a rotation "
             "became due, or a new UTC day began since (a rotation's first key starts at midnight)"]))
     return Planned(state, replace(fresh, changes=changes), client, writable=True)
+
+
+def _same_environment(session: Session, path: str, recorded) -> None:
+    """A plan made for one environment is applied in that one only: --env (B2CKEYS_ENV) may
+    repeat it, never name another; without it, the plan's own is used."""
+    chosen = session.environ.get(ENV_VARIABLE)
+    made = f"for environment {printable(str(recorded))}" if recorded else "without an environment"
+    if chosen and chosen != recorded:
+        raise ApplyRefused(f"the saved plan {path} was made {made}, not for environment {printable(chosen)} "
+                           f"(--env or {ENV_VARIABLE}); nothing was changed. Apply it without --env, or make "
+                           f"a plan for that environment: b2ckeys plan --env {printable(chosen)} --out PLANFILE")
+    scope = session.environment("apply", saved=str(recorded) if recorded else None)
+    if recorded and scope is None:
+        raise ApplyRefused(f"the saved plan {path} was made {made}, but there is no environments file "
+                           "(b2ckeys.yaml) here or at the root of the git work tree; nothing was changed. Run "
+                           "apply from the folder the plan was made in")
 
 
 def _require_found(path: str, saved: dict, paths: list[str]) -> None:

@@ -36,6 +36,7 @@ from ..graph.client import GraphClient, connect_graph
 from ..graph.probe import probe_tenant
 from ..graph.settings import from_environment as settings_from
 from ..manifest import background
+from ..manifest.environments import Scope, selected_scope
 from ..manifest.export import ExportResult, export_manifest
 from ..manifest.files import DEFAULT_PATHS
 from ..manifest.secrets import missing_secret_diagnostics, reference_warnings, resolve, secret_warnings
@@ -78,6 +79,8 @@ class Session:
         self.lease_options = lease or LeaseOptions()
         self._held: HeldLease | None = None
         self.identity: Identity | None = None  # who the last `connect` signed in as
+        self.scope: Scope | None = None  # the environment (b2ckeys.yaml) chosen by `environment`
+        self._scoped = False
 
     def __enter__(self) -> "Session":
         return self
@@ -100,12 +103,20 @@ class Session:
 
     # -- the desired state ------------------------------------------------------------
 
-    def load(self, paths: Sequence[str] = (), *, policies: Sequence[str] = (), validating: bool = False
-             ) -> DesiredState:
+    def environment(self, command: str, *, saved: str | None = None) -> Scope | None:
+        """The environment of the environments file (b2ckeys.yaml) this run works in: B2CKEYS_ENV
+        (--env), else `saved` (a saved plan's); None without an environments file. With one and
+        no environment chosen, ConfigError listing them (`command` names who asks)."""
+        if not self._scoped:
+            self.scope, self._scoped = selected_scope(self.environ, command=command, saved=saved), True
+        return self.scope
+
+    def load(self, paths: Sequence[str] = (), *, policies: Sequence[str] = (), validating: bool = False,
+             command: str = "apply") -> DesiredState:
         """Manifests, certificate facts and policy references; ManifestError with every error.
         `validating`: the offline check (`validate`), where unavailable files are warnings."""
         state, warnings = load_state(paths or DEFAULT_PATHS, self.environ, policies=policies or (),
-                                     validating=validating)
+                                     validating=validating, scope=self.environment(command))
         self.report(warnings)
         return state
 
@@ -137,7 +148,8 @@ class Session:
         if callable(tenant):
             provider.identity()  # signs in while the manifests load
             tenant = tenant()
-        self.identity = check(provider, settings, tenant, command=command, write=write)
+        self.identity = check(provider, settings, tenant, command=command, write=write,
+                              environment=self.scope.name if self.scope else None)
         return connect_graph(settings, provider, workers=workers)
 
     def load_and_list(self, paths: Sequence[str] = (), *, policies: Sequence[str] = (), command: str
@@ -145,9 +157,11 @@ class Session:
         """The desired state, a client signed in past the guards, and the tenant's key sets.
         Large manifest sets load in a thread meanwhile (`manifest.background`);
         when signing in or listing fails, the manifests' errors, if any, are raised instead."""
-        with background.start_loading(paths or DEFAULT_PATHS, self.environ, policies=policies or ()) as loading:
+        scope = self.environment(command)
+        with background.start_loading(paths or DEFAULT_PATHS, self.environ, policies=policies or (),
+                                      scope=scope) as loading:
             try:
-                client = self.connect(loading.tenant, command=command, write=False)
+                client = self.connect(scope.tenant if scope else loading.tenant, command=command, write=False)
                 listed = client.list_keysets()
             except Exception:
                 _, warnings = loading.result()  # bad manifests are the first thing to fix
@@ -222,8 +236,10 @@ class Session:
 
     def export(self, *, schema_ref: str) -> ExportResult:
         """The tenant's key sets as a manifest, secrets as references (`b2ckeys export`)."""
-        live = self.connect(None, command="export", write=False).list_keysets()
-        return export_manifest(live, schema_ref=schema_ref, tenant=self.environ.get("AZURE_TENANT_ID"))
+        scope = self.environment("export")  # its tenant is guarded, as for plan
+        live = self.connect(scope.tenant if scope else None, command="export", write=False).list_keysets()
+        return export_manifest(live, schema_ref=schema_ref,
+                               tenant=scope.tenant if scope else self.environ.get("AZURE_TENANT_ID"))
 
     def probe(self, *, approve: Callable[[str], None] | None = None,
               on_step: Callable[[str], None] | None = None) -> ProbeReport:

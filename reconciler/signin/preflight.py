@@ -1,8 +1,8 @@
 """Checks made after sign-in and before any key-set call: the tenant guard and the
 permission guard. Each refusal is one `PreflightError` line that says what to fix.
 
-- Tenant: a manifest's `tenant` (a GUID, or a domain resolved to its GUID through the
-  OIDC discovery document at the login host) must be the token's `tid`.
+- Tenant: a manifest's `tenant`, or the selected environment's (a GUID, or a domain resolved
+  to its GUID through the OIDC discovery document at the login host) must be the token's `tid`.
   With the Azure CLI, whose account may be of any tenant, AZURE_TENANT_ID (when set) must
   be the token's `tid` too.
 - Permission: from the token's `roles` (an app's application permissions) or `scp` (a
@@ -35,13 +35,15 @@ GRANT_MANAGED_IDENTITY = ("grant it to the managed identity with an app role ass
                           "/servicePrincipals/GRAPH-SP-ID/appRoleAssignedTo); the portal cannot do it")
 
 
-def check(provider: TokenProvider, settings: Settings, tenant: str | None, *, command: str, write: bool) -> Identity:
-    """Sign in (if not yet done), then both guards. Returns who we are."""
+def check(provider: TokenProvider, settings: Settings, tenant: str | None, *, command: str, write: bool,
+          environment: str | None = None) -> Identity:
+    """Sign in (if not yet done), then both guards. Returns who we are. `environment`: where
+    `tenant` comes from, when an environment of the environments file names it."""
     identity = provider.identity()
     if provider.kind is Kind.AZURE_CLI and settings.tenant_id:
         check_cli_tenant(identity, settings)
     if tenant:
-        check_tenant(tenant, identity, settings)
+        check_tenant(tenant, identity, settings, environment)
     problem = missing_permission(identity, command=command, write=write, kind=provider.kind)
     if problem:
         raise PreflightError(f"{problem}; {NOTHING_DONE}")
@@ -77,18 +79,19 @@ def check_cli_tenant(identity: Identity, settings: Settings) -> None:
                              f"check AZURE_TENANT_ID; {NOTHING_DONE}")
 
 
-def check_tenant(tenant: str, identity: Identity, settings: Settings) -> None:
+def check_tenant(tenant: str, identity: Identity, settings: Settings, environment: str | None = None) -> None:
     signed_in = identity.tenant_id
     configured = f" (AZURE_TENANT_ID={settings.tenant_id})" if settings.tenant_id else ""
+    whose, fix = ((f"environment {environment} is", f"environment {environment}'s tenant in the environments file")
+                  if environment else ("the manifests are", "the manifests' 'tenant'"))
     if not signed_in:
-        raise PreflightError(f"the manifests name tenant {tenant}, but the token names no tenant (no tid claim); "
+        raise PreflightError(f"{whose} for tenant {tenant}, but the token names no tenant (no tid claim); "
                              f"{NOTHING_DONE}")
     wanted = tenant if _GUID.fullmatch(tenant) else resolve_domain(tenant, settings, signed_in)
     if wanted.lower() != signed_in.lower():
         shown = tenant if wanted == tenant else f"{tenant} ({wanted})"
-        raise PreflightError(f"wrong tenant: the manifests are for tenant {shown}, but b2ckeys is signed in to "
-                             f"tenant {signed_in}{configured}; check AZURE_TENANT_ID or the manifests' "
-                             f"'tenant'; {NOTHING_DONE}")
+        raise PreflightError(f"wrong tenant: {whose} for tenant {shown}, but b2ckeys is signed in to "
+                             f"tenant {signed_in}{configured}; check AZURE_TENANT_ID or {fix}; {NOTHING_DONE}")
 
 
 def resolve_domain(domain: str, settings: Settings, signed_in: str) -> str:
