@@ -345,7 +345,8 @@ def test_the_three_stages_run_by_hand_against_the_emulator(platform, emu, env, t
                 ran.append((environment, argv[0]))
                 text = "".join(p.read_text() for p in checkout.iterdir() if p.is_file())
                 assert CANARY not in text + captured.out + captured.err
-        assert (checkout / "plan.md").read_text().startswith("### b2ckeys plan")  # the comment
+        comment = (checkout / "plan.md").read_text()  # the comment names its environment
+        assert comment.startswith(f"**Environment:** `{environment}`\n\n### b2ckeys plan"), comment[:200]
         assert "No drift" in (checkout / "drift.md").read_text()
         assert os.path.exists(checkout / "b2ckeys.plan.json")
     assert [e for e, command in ran if command == "apply"] == ["dev"]
