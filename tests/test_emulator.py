@@ -473,7 +473,8 @@ def test_write_env_file_is_atomic_and_private(emu, tmp_path):
     lines = dict(line.split("=", 1) for line in target.read_text().splitlines())
     assert lines == emu.env
     assert set(lines) == {"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET",
-                          "AZURE_AUTHORITY_HOST", "B2CKEYS_GRAPH_URL", "B2CKEYS_CA_BUNDLE"}
+                          "AZURE_AUTHORITY_HOST", "B2CKEYS_GRAPH_URL", "B2CKEYS_CA_BUNDLE",
+                          "B2CKEYS_KEYVAULT_URL"}
     assert lines["AZURE_AUTHORITY_HOST"] == lines["B2CKEYS_GRAPH_URL"] == emu.url
     assert list(tmp_path.iterdir()) == [target]
 
@@ -486,7 +487,7 @@ def test_serve_forever_writes_env_file_prints_it_and_stops_on_sigterm(tmp_path):
                               env={**os.environ, "PYTHONPATH": str(ROOT)},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        printed = dict(server.stdout.readline().rstrip("\n").split("=", 1) for _ in range(6))
+        printed = dict(server.stdout.readline().rstrip("\n").split("=", 1) for _ in range(7))
         assert dict(line.split("=", 1) for line in env_file.read_text().splitlines()) == printed
         assert stat.S_IMODE(os.stat(env_file).st_mode) == 0o600
         ca = printed["B2CKEYS_CA_BUNDLE"]

@@ -49,6 +49,7 @@ def run(args, ctx) -> int:
             faults=args.fault,
             client_certificates=args.client_certificate or [],
             readings=readings,
+            vaults=args.vault,
             out=ctx.stdout,
             log_stream=ctx.stderr,
             **subject,

@@ -1,5 +1,5 @@
 """The arguments of `b2ckeys emulator`: address, tenant, roles, latency, throttle, faults
-and readings. The emulator itself is imported only to check a fault spec or a reading."""
+readings and Key Vaults. The emulator itself is imported only to check a fault spec, a reading or a vault name."""
 
 from __future__ import annotations
 
@@ -25,6 +25,15 @@ def _reading(text: str) -> str:
     except ValueError as e:
         raise argparse.ArgumentTypeError(f"{e} (--reading help explains each)") from None
     return text.strip()
+
+
+def _vault_name(text: str) -> str:
+    from ..emulator import check_vault_name  # lazily: the emulator is heavy, and --help must stay fast
+
+    try:
+        return check_vault_name(text.strip())
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _number_at_least(low: float, kind=int, above: bool = False):
@@ -137,6 +146,15 @@ def add_emulator_command(sub) -> None:
         metavar="SUBJECT",
         help="the subject the app's federated credential accepts "
         "(default repo:contoso/b2c-keys:ref:refs/heads/main)",
+    )
+    p.add_argument(
+        "--vault",
+        action="append",
+        default=[],
+        type=_vault_name,
+        metavar="NAME",
+        help="serve an emulated Azure Key Vault at https://127.0.0.1:PORT/vaults/NAME "
+        "(repeatable); B2CKEYS_KEYVAULT_URL in the printed environment resolves vault names to it",
     )
     p.add_argument(
         "--reading",

@@ -17,9 +17,11 @@ from .readings import REGISTRY as READINGS
 from .readings import describe as describe_readings
 from .readings import load_readings_file, merge_readings
 from .server import DEFAULT_TENANT_DOMAIN, Emulator
+from .vaultroles import KNOWN_ROLES as VAULT_ROLES
+from .vaultstore import check_vault_name
 
 __all__ = ["Emulator", "serve_forever", "DEFAULT_FEDERATED_SUBJECT", "DEFAULT_ROLES",
            "DEFAULT_TENANT_DOMAIN", "READ_ROLE", "WRITE_ROLE", "Settings", "Context",
            "Pipeline", "Request", "Response", "pick_active", "parse_fault_spec",
            "FAULT_SPEC_HELP", "READINGS", "describe_readings", "load_readings_file",
-           "merge_readings"]
+           "merge_readings", "check_vault_name", "VAULT_ROLES"]

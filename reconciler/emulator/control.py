@@ -3,7 +3,10 @@ Graph paths. For tests and demos; never shows a raw secret.
 
     POST /_emulator/reset            store, request log, counters emptied; start config
                                      and start fault rules back
-    GET  /_emulator/state            key sets (secrets as SHA-256 only)
+    GET  /_emulator/state            key sets and vaults (secrets as SHA-256 only)
+    POST /_emulator/vaults/NAME      serve one more (empty) vault until the next reset
+    GET|POST /_emulator/vaults/NAME/roles   the roles the app holds on the vault:
+                                     {"roles": ["Key Vault Secrets User"]}, [] for a 403
     POST /_emulator/seed             {"keySets": [...]} in the shape of state: loaded straight
                                      into the store, all or none (400/409); {"seeded": N}
     GET  /_emulator/requests         the request log
@@ -27,16 +30,18 @@ from .config import Config
 from .faults import FaultSet
 from .keymodel import StoreError
 from .pipeline import Request, Response
+from .vaultroles import check_roles
+from .vaultstore import VaultError, VaultStore
 
 
 class ControlSurface:
     def __init__(self, *, reset: Callable[[], None], state: Callable[[], dict[str, Any]],
                  requests: Callable[[], list[dict[str, Any]]], config: Config,
                  faults: FaultSet, stats: Callable[[], dict[str, Any]],
-                 seed: Callable[[Any], int]):
+                 seed: Callable[[Any], int], vaults: VaultStore):
         self._reset, self._state, self._requests, self._config = reset, state, requests, config
         self._seed = seed
-        self._faults, self._stats = faults, stats
+        self._faults, self._stats, self._vaults = faults, stats, vaults
 
     def handle(self, req: Request) -> Response:
         name = req.path.rstrip("/").removeprefix("/_emulator").strip("/")
@@ -51,6 +56,8 @@ class ControlSurface:
                        "POST": self._add_faults, "DELETE": self._clear_faults},
             "stats": {"GET": lambda _: Response.json(200, self._stats())},
         }
+        if name.startswith("vaults/"):
+            return self._vault(req, name.removeprefix("vaults/"))
         if name.startswith("faults/"):
             return self._remove_fault(req, name.removeprefix("faults/"))
         methods = routes.get(name)
@@ -100,6 +107,28 @@ class ControlSurface:
             specs = [rule["spec"] if isinstance(rule, dict) and set(rule) == {"spec"}
                      and isinstance(rule["spec"], str) else rule for rule in rules]
             return Response.json(200, {"faults": self._faults.add_all(specs)})
+        except (ValueError, UnicodeDecodeError) as exc:
+            return Response.json(400, {"error": str(exc)})
+
+    def _vault(self, req: Request, rest: str) -> Response:
+        vault, _, what = rest.partition("/")
+        allowed = {"": ("POST",), "roles": ("GET", "POST")}.get(what)
+        if allowed is None:
+            return Response.json(404, {"error": "unknown control endpoint; known: "
+                                                "vaults/NAME, vaults/NAME/roles"})
+        if req.method not in allowed:
+            return Response.json(405, {"error": "method not allowed"},
+                                 headers={"Allow": ", ".join(allowed)})
+        try:
+            if not what:
+                self._vaults.add_vault(vault)
+            elif req.method == "POST":
+                body = self._body(req)
+                self._vaults.set_roles(vault, check_roles(
+                    body.get("roles") if isinstance(body, dict) else None))
+            return Response.json(200, {"vault": vault, "roles": list(self._vaults.roles(vault))})
+        except VaultError as exc:
+            return Response.json(exc.status, {"error": exc.message})
         except (ValueError, UnicodeDecodeError) as exc:
             return Response.json(400, {"error": str(exc)})
 

@@ -20,7 +20,8 @@ def serve_forever(host: str = "127.0.0.1", port: int = 0, *, env_file: Optional[
                   faults: Iterable[Union[str, dict[str, Any]]] = (),
                   client_certificates: Sequence[str] = (),
                   federated_subject: str = DEFAULT_FEDERATED_SUBJECT,
-                  readings: Sequence[str] = (), out: TextIO = sys.stdout,
+                  readings: Sequence[str] = (), vaults: Sequence[str] = (),
+                  out: TextIO = sys.stdout,
                   log_stream: Optional[TextIO] = sys.stderr,
                   stop_event: Optional[threading.Event] = None) -> int:
     """Start, write ``env_file`` (atomically) if given, print the same KEY=VALUE lines
@@ -39,12 +40,14 @@ def serve_forever(host: str = "127.0.0.1", port: int = 0, *, env_file: Optional[
         with Emulator(host, port, tenant_domain=tenant_domain, roles=tuple(roles),
                       page_size=page_size, throttle=throttle, latency=latency, faults=faults,
                       client_certificates=client_certificates,
-                      federated_subject=federated_subject, readings=readings,
+                      federated_subject=federated_subject, readings=readings, vaults=vaults,
                       log_stream=log_stream) as emu:
             if env_file:
                 emu.write_env_file(env_file)
             out.writelines(f"{key}={value}\n" for key, value in emu.env.items())
             out.writelines(_other_kinds(emu))
+            if emu.vaults.names:
+                out.write(f"# Key Vaults: {' '.join(emu.vaults.names)} (B2CKEYS_KEYVAULT_URL)\n")
             if emu.config.current.readings:
                 out.write(f"# Readings: {' '.join(emu.config.current.readings)}\n")
             out.flush()

@@ -28,6 +28,8 @@ from .pipeline import Context, Pipeline, Request, Response
 from .store import KeySetStore
 from .sts import App, TokenService
 from .tls import LOOPBACK_NAMES, make_tls_files, server_context
+from .vault import VaultApi, vault_error
+from .vaultstore import VaultError, VaultStore
 
 DEFAULT_TENANT_DOMAIN = "contoso.onmicrosoft.com"
 MAX_LOGGED_REQUESTS = 100_000
@@ -55,7 +57,7 @@ class Emulator(CredentialHelpers):
                  faults: Iterable[Union[str, dict[str, Any]]] = (),
                  client_certificates: Sequence[str] = (),
                  federated_subject: str = DEFAULT_FEDERATED_SUBJECT,
-                 readings: Sequence[str] = (),
+                 readings: Sequence[str] = (), vaults: Sequence[str] = (),
                  workdir: Optional[str] = None, log_stream: Optional[TextIO] = None):
         self.host, self.port, self.tenant_domain = host, port, tenant_domain
         self.workdir, self.log_stream = workdir, log_stream
@@ -69,6 +71,7 @@ class Emulator(CredentialHelpers):
         self.pipeline = Pipeline((self.network.before,), (self.network.after_auth,),
                                  (self.network.after_commit,))
         self.store = KeySetStore(tenant_domain, lag=lambda: self.config.current.read_lag)
+        self.vaults = VaultStore(list(vaults))
         self.url = self.tenant_id = self.client_id = self.client_secret = self.ca_path = ""
         self._server: Optional[TlsServer] = None
         self._thread: Optional[threading.Thread] = None
@@ -107,9 +110,10 @@ class Emulator(CredentialHelpers):
         self.identity = IdentityEndpoints(self.tokens, self.federated, self.identity_header,
                                           lambda: self.config.current)
         self.graph = GraphApi(self.url, self.store, self.tokens, self.config, self.pipeline)
+        self.vault = VaultApi(self.url, self.vaults, self.tokens)
         self.control = ControlSurface(reset=self.reset, state=self.state, seed=self.seed,
                                       requests=self.requests, config=self.config,
-                                      faults=self.faults, stats=self.stats)
+                                      faults=self.faults, stats=self.stats, vaults=self.vaults)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1},
                                         name="b2ckeys-emulator", daemon=True)
@@ -140,7 +144,8 @@ class Emulator(CredentialHelpers):
     def env(self) -> dict[str, str]:
         return {"AZURE_TENANT_ID": self.tenant_id, "AZURE_CLIENT_ID": self.client_id,
                 "AZURE_CLIENT_SECRET": self.client_secret, "AZURE_AUTHORITY_HOST": self.url,
-                "B2CKEYS_GRAPH_URL": self.url, "B2CKEYS_CA_BUNDLE": self.ca_path}
+                "B2CKEYS_GRAPH_URL": self.url, "B2CKEYS_CA_BUNDLE": self.ca_path,
+                "B2CKEYS_KEYVAULT_URL": self.url + "/vaults/{name}"}
 
     def write_env_file(self, path: str) -> None:
         """KEY=VALUE lines, mode 0600, written to a temporary file then renamed, so a
@@ -171,6 +176,7 @@ class Emulator(CredentialHelpers):
         start configuration, the start fault rules (re-armed) and the start set of
         registered client certificates."""
         self.store.reset()
+        self.vaults.reset()
         self.config.reset()
         self.network.reset()
         self.certificates.reset()
@@ -185,7 +191,16 @@ class Emulator(CredentialHelpers):
 
     def state(self) -> dict[str, Any]:
         return {"tenantId": self.tenant_id, "tenantDomain": self.tenant_domain,
-                "keySets": self.store.dump()}
+                "keySets": self.store.dump(), "vaults": self.vaults.dump()}
+
+    def add_vault(self, name: str) -> str:
+        """Serve one more vault (empty, default roles) until the next reset; its URL."""
+        self.vaults.add_vault(name)
+        return f"{self.url}/vaults/{name}"
+
+    def set_vault_roles(self, name: str, roles: Sequence[str]) -> None:
+        """The roles the emulator's app holds on vault ``name`` (``[]``: none, a 403)."""
+        self.vaults.set_roles(name, list(roles))
 
     def requests(self) -> list[dict[str, Any]]:
         with self._log_lock:
@@ -199,6 +214,8 @@ class Emulator(CredentialHelpers):
                headers: dict[str, str]) -> Response:
         if ctx.area == "sts":
             return self.tokens.error_response(ctx, status, code, message, headers)
+        if ctx.area == "vault":
+            return vault_error(VaultError(status, code, message), headers)
         return odata_error(ctx, GraphError(status, code, message, headers))
 
     # -- dispatch ----------------------------------------------------------------------
@@ -215,6 +232,9 @@ class Emulator(CredentialHelpers):
             elif (path.split("/") + [""])[1].lower() in ("beta", "v1.0"):
                 ctx = Context(req, "graph")
                 answer = self.pipeline.run(ctx, self.graph.handle)
+            elif self.vault.serves(path):
+                ctx = Context(req, "vault")
+                answer = self.pipeline.run(ctx, self.vault.handle)
             elif self.tokens.route(path):
                 ctx = Context(req, "sts")
                 answer = self.pipeline.run(ctx, self.tokens.handle)

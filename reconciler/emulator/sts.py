@@ -28,6 +28,7 @@ from .jws import RsaSigner, TokenInvalid
 from .pipeline import Context, Response
 
 TOKEN_LIFETIME = 3600
+VAULT_RESOURCE = "https://vault.azure.net"   # the audience of Key Vault tokens (public cloud)
 RESERVED_SCOPES = ("openid", "profile", "offline_access")
 MULTI_TENANT = ("common", "organizations", "consumers")
 _ROUTES = (
@@ -200,12 +201,16 @@ class TokenService:
                            "tenant or consented to by any user in the tenant. You may have sent "
                            "your authentication request to the wrong tenant.")
         acr = self.verify_credential(self.app, form)
-        self._check_scope(form.get("scope", ""))
-        token = self.make_token(tenant, appidacr=acr)
+        resource = self._check_scope(form.get("scope", ""))
+        if resource == self.base_url:
+            token = self.make_token(tenant, appidacr=acr)
+        else:  # Key Vault's: its roles are the vault's (RBAC), none in the token
+            token = self.make_token(tenant, appidacr=acr, aud=resource, roles=None)
         return {"token_type": "Bearer", "expires_in": TOKEN_LIFETIME - 1,
                 "ext_expires_in": TOKEN_LIFETIME - 1, "access_token": token}
 
-    def _check_scope(self, scope: str) -> None:
+    def _check_scope(self, scope: str) -> str:
+        """The resource of a valid scope: Graph's (the emulator's URL) or Key Vault's."""
         if not scope.strip():
             raise AadError(400, "invalid_request", 900144, "The request body must contain the "
                                                            "following parameter: 'scope'.")
@@ -215,14 +220,15 @@ class TokenService:
                            f"The provided value for scope {scope[:200]} is not valid. Client "
                            "credential flows must have a scope value with /.default suffixed "
                            "to the resource identifier (application ID URI).")
-        resource = wanted[0][: -len("/.default")]
-        if resource != self.base_url:
+        resource = wanted[0][: -len("/.default")].rstrip("/")
+        if resource not in (self.base_url, VAULT_RESOURCE):
             raise AadError(400, "invalid_resource", 500011,
                            f"The resource principal named {resource[:200]} was not found in the "
                            f"tenant named {self.tenant_domain}. This can happen if the "
                            "application has not been installed by the administrator of the "
                            "tenant or consented to by any user in the tenant. You might have "
                            "sent your authentication request to the wrong tenant.")
+        return resource
 
     def make_token(self, tenant: Optional[str] = None, **overrides: Any) -> str:
         """A Graph access token as the token endpoint issues it; ``overrides`` replace
@@ -236,14 +242,15 @@ class TokenService:
             "sub": self.app.object_id, "roles": list(self.settings().roles),
             "tid": tenant or self.tenant_id, "uti": secrets.token_urlsafe(16), "ver": "1.0",
         }
+        claims.update(overrides)
         if not claims["roles"]:
             del claims["roles"]  # as Entra ID: no roles granted, no `roles` claim
-        claims.update(overrides)
         return self.signer.sign(claims)
 
     # -- for Graph ---------------------------------------------------------------------
-    def validate(self, authorization: str) -> dict[str, Any]:
-        """Claims of a valid Graph bearer token; TokenRejected otherwise."""
+    def validate(self, authorization: str, audience: Optional[str] = None) -> dict[str, Any]:
+        """Claims of a valid bearer token for ``audience`` (default: Graph's, the emulator's
+        URL); TokenRejected otherwise."""
         scheme, _, token = authorization.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -254,7 +261,7 @@ class TokenService:
             raise TokenRejected("Access token validation failure.") from None
         now = time.time()
         exp, nbf = claims.get("exp"), claims.get("nbf", 0)
-        if claims.get("aud") != self.base_url:
+        if claims.get("aud") != (audience or self.base_url):
             raise TokenRejected("Access token validation failure. Invalid audience.")
         if claims.get("tid") != self.tenant_id or claims.get("iss") != self.issuer:
             raise TokenRejected("Access token validation failure. Invalid issuer or tenant.")
