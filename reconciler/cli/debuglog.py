@@ -24,7 +24,7 @@ class _Scrubbed(logging.Formatter):
         return scrub(super().format(record))
 
 
-QUIET = ("msal", "urllib3", "requests")  # libraries that may log a traceback or a response on their own
+QUIET = ("msal", "urllib3", "requests", "azure")  # libraries that may log a traceback or a response on their own
 
 
 @contextmanager

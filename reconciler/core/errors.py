@@ -5,6 +5,7 @@ module that caught it.
     ReconcilerError
     ├── ManifestError      one or more located Diagnostics (bad YAML, schema, semantics)
     ├── SecretError        a secret reference that cannot be resolved (located)
+    │   └── VaultError     Key Vault refused, or has no such vault, secret or version (located)
     ├── ConfigError        bad environment / command-line configuration
     ├── AuthError          sign-in failed (msal said no, or the login host is unreachable)
     ├── PreflightError     signed in, but to the wrong tenant or without the permission needed
@@ -54,6 +55,10 @@ class SecretError(ReconcilerError):
     def __init__(self, location: Location | None, message: str):
         self.location = location
         super().__init__(f"{location}: {message}" if location else f"error: {message}")
+
+
+class VaultError(SecretError):
+    """Key Vault refused or does not have what a manifest line references (located at that line)."""
 
 
 class ConfigError(ReconcilerError):

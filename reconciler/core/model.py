@@ -98,14 +98,52 @@ class SecretRef:
     value itself is never stored here.
     """
 
-    source: str  # "env" | "file"
-    name: str
+    source: str  # "env" | "file" | "keyVault"
+    name: str  # the variable, the file, or the vault's secret (or certificate) name
     location: Location
     base_dir: str = ""
     root: str = ""
+    vault: str = ""  # keyVault: the vault's name or URL, as written
+    version: str = ""  # keyVault: the version, pinned in the manifest or found by plan ("" not yet known)
+    pinned: bool = False  # keyVault: the manifest names the version
 
     def __str__(self) -> str:
+        if self.source == "keyVault":
+            version = f" version {shown(self.version, 64)}" if self.version else ""
+            return f"Key Vault {shown(self.vault, 200)} secret {shown(self.name, 200)}{version}"
         return f"{self.source}:{shown(self.name, 200)}"
+
+    @property
+    def in_vault(self) -> bool:
+        return self.source == "keyVault"
+
+
+@dataclass(frozen=True, slots=True)
+class VaultVersion:
+    """What Key Vault says of one version of a secret, without its value (listing versions
+    returns attributes only): epoch seconds, None where the vault has none."""
+
+    version: str
+    enabled: bool
+    created: int | None = None
+    nbf: int | None = None
+    exp: int | None = None
+    content_type: str = ""
+
+    @property
+    def valid_from(self) -> int | None:
+        """The date a key made from it takes as its nbf: the version's nbf, else its creation time."""
+        return self.nbf if self.nbf is not None else self.created
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateVersion:
+    """What Key Vault says of a certificate, without its private key: the thumbprint and dates."""
+
+    version: str
+    x5t: str
+    nbf: int | None = None
+    exp: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ the bearer token), for the duration of that call and in that thread only: the
 values are forgotten when the call returns. `scrub(text)` removes them from a
 text (as sent, JSON-escaped, each line of a multi-line value, and any run of 16 or
 more base64 characters taken from a long value, as a cut-short echo of a base64
-.pfx would show it), and removes
+.pfx would show it), and removes a Key Vault answer's `"value"` string and
 anything shaped like a bearer token, a JWT or a credential field, whether or
 not it is in play. The Graph client scrubs every error
 it raises; the `--debug` log scrubs every line (`reconciler.cli.debuglog`).
@@ -33,6 +33,8 @@ _FIELDS = re.compile(
 # base64 and base64url runs: a run of MIN_FRAGMENT or more characters found inside a long
 # value in play is a piece of it
 MIN_FRAGMENT = 16
+# Key Vault's answer to Get Secret holds the value as a JSON string field: never shown
+_VAULT_VALUE = re.compile(r'("value"\s*:\s*")((?:[^"\\]|\\.)*)(")')
 _RUN = re.compile(r"[A-Za-z0-9+/_=-]{%d,}" % MIN_FRAGMENT)
 _local = threading.local()
 
@@ -68,6 +70,7 @@ def scrub(text: str, values: Iterable[str] = ()) -> str:
         text = _RUN.sub(lambda m: REDACTED if any(m.group(0) in v for v in long_values) else m.group(0), text)
     text = _BEARER.sub(rf"\1 {REDACTED}", text)
     text = _JWT.sub(REDACTED, text)
+    text = _VAULT_VALUE.sub(rf"\1{REDACTED}\3", text)
     return _FIELDS.sub(rf"\1\2{REDACTED}", text)
 
 

@@ -161,7 +161,7 @@ def with_certificate_facts(
     for keyset in state.keysets:
         keys, seen = [], {}
         for key in keyset.keys:
-            if key.kind.is_certificate:
+            if key.kind.is_certificate and not key.file.in_vault:  # a vault's: `vaultrefs.with_vault_facts`
                 key = _with_facts(key, environ, strict, diagnostics)
                 if key.x5t is not None and seen.setdefault(key.x5t, key) is not key:
                     diagnostics.append(Diagnostic(Severity.ERROR, f"the same certificate (x5t {key.x5t}) is declared "

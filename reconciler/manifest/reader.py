@@ -20,19 +20,8 @@ from typing import Any, Sequence
 
 from ..core.diagnostics import Diagnostic, Location, Severity
 from ..core.errors import ConfigError, ManifestError
-from ..core.model import (
-    KEYSET_PREFIX,
-    DesiredKey,
-    DesiredKeySet,
-    DesiredState,
-    KeyKind,
-    KeyType,
-    KeyUse,
-    Rotation,
-    SecretRef,
-    keyset_id,
-    strip_prefix,
-)
+from ..core.model import (KEYSET_PREFIX, DesiredKey, DesiredKeySet, DesiredState, KeyKind, KeyType, KeyUse, Rotation,
+                          SecretRef, keyset_id, strip_prefix)
 from .confine import SECRETS_ROOT_VARIABLE, repository_root
 from .dates import DateRefused, to_epoch
 from .environments import Scope, keyset_problem, other_tenant
@@ -41,6 +30,7 @@ from .names import reserved
 from .schema import validate
 from .secrets import confinement_problem
 from .variables import substitute
+from .vaultrefs import vault_ref
 from .yamlload import load_document
 from .yamltree import Document, Path
 
@@ -224,6 +214,8 @@ class _FileChecker:
         """The reference at `path` (`file: PATH` for a certificate), None when absent, _INVALID (reported) for a file out of its root."""
         if path[-1] not in item:
             return None
+        if isinstance(item[path[-1]], dict) and "keyVault" in item[path[-1]]:  # reconciler.manifest.vaultrefs
+            return vault_ref(item[path[-1]]["keyVault"], self.doc.at(path + ("keyVault",)))
         source, name = ("file", item["file"]) if path[-1] == "file" else next(iter(item[path[-1]].items()))
         base_dir = os.path.dirname(self.doc.path)
         root = (self.merger.secrets_root or repository_root(base_dir)) if source == "file" else ""

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..core.changes import Action, ActiveKey, Change, Duplicate, Plan, Unmanaged
 from ..core.diagnostics import Diagnostic, Location
-from ..core.model import DesiredKey, KeyKind, LiveKey, LiveState, format_time
+from ..core.model import DesiredKey, KeyKind, LiveKey, LiveState, SecretRef, format_time
 from .duplicates import how_to_fix
 
 FORMAT_VERSION = 1
@@ -61,10 +61,26 @@ def desired_key_data(key: DesiredKey) -> dict:
                             "nbf": time_data(key.nbf), "exp": time_data(key.exp)}
     if key.kind.is_certificate:
         data["x5t"] = key.x5t
-        data["file"] = key.file.name
+        data["file"] = vault_ref_data(key.file) if key.file.in_vault else key.file.name
     if key.secret is not None:
-        data["password" if key.kind is KeyKind.PKCS12 else "secret"] = {key.secret.source: key.secret.name}
+        data["password" if key.kind is KeyKind.PKCS12 else "secret"] = (
+            vault_ref_data(key.secret) if key.secret.in_vault else {key.secret.source: key.secret.name})
     return data
+
+
+def vault_ref_data(ref: SecretRef) -> dict:
+    """A Key Vault reference as plans and plan files hold it: where, and the version planned; never a value."""
+    data: dict[str, Any] = {"vault": ref.vault, "name": ref.name}
+    if ref.version:
+        data["version"] = ref.version
+    if ref.pinned:
+        data["pinned"] = True
+    return {"keyVault": data}
+
+
+def vault_ref_from_data(data: dict, location: Location) -> SecretRef:
+    return SecretRef("keyVault", str(data["name"]), location, vault=str(data["vault"]),
+                     version=str(data.get("version") or ""), pinned=bool(data.get("pinned")))
 
 
 def live_key_data(key: LiveKey) -> dict:
@@ -182,7 +198,15 @@ def drift_data(report) -> dict:
         ],
         "warnings": plan["warnings"],
         "notes": plan["notes"],
+        **({"vaultSecrets": [_vault_secret(v, report) for v in report.vault_expiring + report.vault_newer]}
+           if report.vault_expiring or report.vault_newer else {}),
     }
+
+
+def _vault_secret(v, report) -> dict:
+    """A vault secret drift reports: expiring (bit 8) or with a newer version not uploaded (bit 2)."""
+    return {"keySet": v.keyset_id, **vault_ref_data(v.ref)["keyVault"], "exp": time_data(v.exp),
+            "expiring": v in report.vault_expiring, "newerVersion": v.newer, "location": location_data(v.ref.location)}
 
 
 def _expiry(e) -> dict:

@@ -33,10 +33,10 @@ deleted, so reporting every old key would keep a nightly job red forever.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from ..core.changes import Change, Duplicate, Plan, Unmanaged
-from ..core.model import DesiredState, LiveKey, LiveKeySet, LiveState, format_time, is_internal
+from ..core.model import DesiredState, LiveKey, LiveKeySet, LiveState, SecretRef, format_time, is_internal
 from .activekey import active_key, is_enabled, named_by_answer, next_valid_from
 from .planner import plan as make_plan
 
@@ -86,6 +86,17 @@ class ActiveCheck:
 
 
 @dataclass(frozen=True)
+class VaultSecret:
+    """A Key Vault secret a key's value comes from, as the vault has it now (metadata only):
+    the version planned, its exp, and a newer enabled version when there is one."""
+
+    keyset_id: str
+    ref: SecretRef  # with the version planned
+    exp: int | None
+    newer: str | None = None  # a newer enabled version's id, not the one planned (pinned)
+
+
+@dataclass(frozen=True)
 class DriftReport:
     plan: Plan
     now: int
@@ -94,6 +105,8 @@ class DriftReport:
     expiring: tuple[KeyExpiry, ...] = ()
     no_active: tuple[NoActiveKey, ...] = ()
     active: tuple[ActiveCheck, ...] = ()
+    vault_expiring: tuple[VaultSecret, ...] = ()  # a vault secret whose exp is within the window (bit 8)
+    vault_newer: tuple[VaultSecret, ...] = ()  # a newer enabled version than the one uploaded (bit 2)
 
     @property
     def window_end(self) -> int:
@@ -117,19 +130,24 @@ class DriftReport:
 
     @property
     def key_problems(self) -> int:
-        return len(self.expired) + len(self.expiring) + len(self.no_active) + len(self.disagreements)
+        return (len(self.expired) + len(self.expiring) + len(self.no_active) + len(self.disagreements)
+                + len(self.vault_expiring))
 
     @property
     def exit_code(self) -> int:
         """0 when there is nothing to report, else the OR of 2, 4 and 8."""
-        return ((CHANGES_PENDING if self.changes else 0) | (UNMANAGED if self.unmanaged or self.duplicates else 0)
+        return ((CHANGES_PENDING if self.changes or self.vault_newer else 0) | (UNMANAGED if self.unmanaged or self.duplicates else 0)
                 | (KEY_PROBLEMS if self.key_problems else 0))
 
 
 def drift(desired: DesiredState, live: LiveState, now: int, window_days: int = DEFAULT_WINDOW_DAYS,
-          graph_active: Mapping[str, LiveKey | None] | None = None) -> DriftReport:
+          graph_active: Mapping[str, LiveKey | None] | None = None,
+          vault_secrets: Sequence[VaultSecret] = ()) -> DriftReport:
     """`graph_active`: key set id -> the key B2C's getActiveKey answered (None: it said there is
-    none); a key set missing from it was not asked."""
+    none); a key set missing from it was not asked. `vault_secrets`: the Key Vault secrets the
+    manifests reference: one whose exp is within the window is a key problem (the secret, a
+    Facebook app secret say, stops working then, whatever B2C's key says); a newer enabled
+    version than a pinned one is pending (an unpinned reference's is a change in the plan)."""
     end = now + window_days * DAY
     expired: list[KeyExpiry] = []
     expiring: list[KeyExpiry] = []
@@ -157,8 +175,10 @@ def drift(desired: DesiredState, live: LiveState, now: int, window_days: int = D
     no_active += [NoActiveKey(ks.id, True, True, MISSING_REASON, missing=True)
                   for ks in desired.keysets if live.find(ks.id) is None]
     no_active.sort(key=lambda n: n.keyset_id.upper())
+    vault_expiring = tuple(v for v in vault_secrets if v.exp is not None and v.exp <= end)
+    vault_newer = tuple(v for v in vault_secrets if v.newer)
     return DriftReport(make_plan(desired, live, now), now, window_days,
-                       tuple(expired), tuple(expiring), tuple(no_active), tuple(active))
+                       tuple(expired), tuple(expiring), tuple(no_active), tuple(active), vault_expiring, vault_newer)
 
 
 def why_no_active_key(keys: tuple[LiveKey, ...], t: int) -> str:

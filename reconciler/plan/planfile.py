@@ -30,7 +30,7 @@ from ..core.changes import Action, Change, Plan, Reason
 from ..core.diagnostics import Location
 from ..core.errors import ConfigError
 from ..core.model import DesiredKey, DesiredState, KeyKind, KeyType, KeyUse, LiveState, SecretRef, format_time
-from .data import FORMAT_VERSION, dumps, live_data, plan_data
+from .data import FORMAT_VERSION, dumps, live_data, plan_data, vault_ref_from_data
 
 KIND = "b2ckeys-plan"
 
@@ -51,10 +51,11 @@ def manifest_record(state: DesiredState, paths: list[str], policies=()) -> dict:
             files.append({"path": path, "sha256": hashlib.sha256(fh.read()).hexdigest()})
     refs = sorted({
         f"{ks.id}: {k.secret.source}:{os.path.join(k.secret.base_dir, k.secret.name) if k.secret.source == 'file' else k.secret.name}"
+        + (f" in {k.secret.vault}" if k.secret.in_vault else "")
         for ks in state.keysets for k in ks.keys if k.secret is not None
     })
     record = {"paths": list(paths), "files": files, "secretReferences": refs}
-    certificates = sorted(f"{ks.id}: {os.path.join(k.file.base_dir, k.file.name)} x5t {k.x5t}"
+    certificates = sorted(f"{ks.id}: {k.file if k.file.in_vault else os.path.join(k.file.base_dir, k.file.name)} x5t {k.x5t}"
                           for ks in state.keysets for k in ks.keys if k.file is not None)
     if certificates:  # a certificate file is not a manifest, but the plan depends on what it holds
         record["certificates"] = certificates
@@ -175,8 +176,11 @@ def _change(item: dict, root: str = "") -> Change:
         for field in ("secret", "password"):
             if k.get(field) is not None:
                 ((source, name),) = k[field].items()
-                secret = SecretRef(source, name, location or Location(""), base_dir, root if source == "file" else "")
-        if k.get("file") is not None:
+                secret = (vault_ref_from_data(name, location or Location("")) if source == "keyVault" else
+                          SecretRef(source, name, location or Location(""), base_dir, root if source == "file" else ""))
+        if isinstance(k.get("file"), dict):
+            certificate = vault_ref_from_data(k["file"]["keyVault"], location or Location(""))
+        elif k.get("file") is not None:
             certificate = SecretRef("file", str(k["file"]), location or Location(""), base_dir, root)
         key = DesiredKey(KeyKind(k["kind"]), KeyType.parse(k["kty"]), KeyUse(k["use"]),
                          parse_time(k.get("nbf")), parse_time(k.get("exp")), secret, location,

@@ -36,7 +36,16 @@ def problem_rows(report: DriftReport) -> list[tuple[str, str | None, str]]:
         local = f"key {a.local_kid}" if a.local_kid else "no key"
         rows.append((a.keyset_id, None, f"is using {graph} by B2C's getActiveKey, but {local} by the rule "
                                         "b2ckeys applies to the keys listed: B2C's answer counts"))
+    for v in report.vault_expiring:
+        when = "expired on" if v.exp <= report.now else "expires on"
+        rows.append((v.keyset_id, None, f"takes its secret from {v.ref}, which {when} {format_time(v.exp)} in the "
+                                        f"vault ({v.ref.location}): add a new version there"))
     return rows
+
+
+def vault_newer_lines(report: DriftReport) -> list[str]:
+    return [printable(f"key set {v.keyset_id}: {v.ref} is pinned at {v.ref.location}; the vault has a newer "
+                      f"enabled version {v.newer}") for v in report.vault_newer]
 
 
 def active_lines(report: DriftReport) -> list[str]:
@@ -62,6 +71,8 @@ def drift_summary(report: DriftReport) -> str:
     parts = []
     if report.changes:
         parts.append(f"{plural(len(report.changes), 'change')} pending")
+    if report.vault_newer:
+        parts.append(f"{plural(len(report.vault_newer), 'newer vault version')} not uploaded")
     if report.duplicates:
         parts.append(duplicates_count(report.duplicates))
     if report.unmanaged:
@@ -81,6 +92,9 @@ def render_drift_text(report: DriftReport, *, color: bool = False) -> str:
     if report.changes:
         lines += ["Changes pending ('b2ckeys apply' would make them):", ""]
         lines += [f"  {style.glyph(c.action)} {describe_change(c)}" for c in report.changes] + [""]
+    if report.vault_newer:
+        lines += ["Newer versions in Key Vault, not uploaded (the manifest pins a version):", ""]
+        lines += [f"  {style.yellow('~')} {line}" for line in vault_newer_lines(report)] + [""]
     lines += duplicate_lines(report.plan, style)
     if report.unmanaged:
         lines += ["Not in any manifest (left as they are):", ""]

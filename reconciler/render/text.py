@@ -77,6 +77,8 @@ def _change_words(change: Change) -> str:
         what = f"generate {key.kty.value} {key.use.value} key"
     elif change.action is Action.UPLOAD_CERTIFICATE:
         what = f"upload certificate {key.file} (x5t {key.x5t})"
+    elif change.action is Action.UPLOAD_PKCS12 and key.file.in_vault:
+        what = f"upload PKCS#12 from {key.file} with a one-time password (x5t {key.x5t})"
     elif change.action is Action.UPLOAD_PKCS12:
         what = f"upload PKCS#12 {key.file} with password from {key.secret} (x5t {key.x5t})"
     else:

@@ -29,6 +29,7 @@ from ..graph.client import GraphClient
 from ..graph.ensure import ALREADY_EXISTED, ensure_deleted, ensure_disabled, ensure_key, ensure_keyset
 from ..manifest import secrets
 from ..manifest.certificates import upload_payload
+from ..manifest.pfxwrap import rewrap
 
 
 def apply(
@@ -144,10 +145,10 @@ class _Run:
                 keyset_id, value=self.resolve(key.secret), use=key.use, nbf=key.nbf, exp=key.exp
             )
         if change.action is Action.UPLOAD_CERTIFICATE:  # the file is read again, and checked, on each try
-            return lambda: self.client.upload_certificate(keyset_id, certificate=upload_payload(key, self.resolve)["key"])
+            return lambda: self.client.upload_certificate(keyset_id, certificate=_payload(key, self.resolve)["key"])
         if change.action is Action.UPLOAD_PKCS12:
             def upload_pkcs12():
-                body = upload_payload(key, self.resolve)
+                body = _payload(key, self.resolve)
                 return self.client.upload_pkcs12(keyset_id, pfx=body["key"], password=body["password"])
             return upload_pkcs12
         raise AssertionError(change.action)  # pragma: no cover - every Action is handled
@@ -157,3 +158,8 @@ class _Run:
             self.outcomes[index] = outcome
             if self.on_outcome and outcome.status is not Status.NOT_ATTEMPTED:
                 self.on_outcome(outcome)
+
+
+def _payload(key, resolve) -> dict:
+    """The upload's body, read now: from the certificate's file, or its Key Vault secret (`pfxwrap`)."""
+    return rewrap(key, resolve(key.file)) if key.file.in_vault else upload_payload(key, resolve)

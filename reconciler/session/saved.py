@@ -20,6 +20,7 @@ from ..plan.livediff import live_changes
 from ..plan.planner import plan as make_plan
 from ..plan.restore import saved_plan
 from .session import Planned, Session
+from .vaults import planned_versions
 
 
 def load_saved_plan(session: Session, path: str, *, workers: int = 1) -> Planned:
@@ -38,6 +39,7 @@ def load_saved_plan(session: Session, path: str, *, workers: int = 1) -> Planned
         raise ApplyRefused(_stale(path, "the manifests changed since the plan was made", changed))
     changes = planfile.changes(saved, secrets_root(session.environ))  # file refs confined as the manifests' are
     session.require_secrets(state)
+    state = session.vaults.with_facts(state, planned_versions(changes))  # the vault versions the plan uploads
 
     client = session.connect(state.tenant, command="apply", write=True, workers=workers)
     session.hold_lease(client)  # before the tenant is read, as for a plan made by apply

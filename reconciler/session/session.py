@@ -52,6 +52,7 @@ from . import applier
 from .aftercheck import check_after_apply
 from .leasing import HeldLease, LeaseOptions
 from .live import read_live
+from .vaults import VaultAccess
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class Session:
         self.identity: Identity | None = None  # who the last `connect` signed in as
         self.scope: Scope | None = None  # the environment (b2ckeys.yaml) chosen by `environment`
         self._scoped = False
+        self.vaults = VaultAccess(self.environ)  # Key Vault references: signs in to a vault when one is read
 
     def __enter__(self) -> "Session":
         return self
@@ -205,6 +207,7 @@ class Session:
         """Load, sign in (read permission), list, plan: what `b2ckeys plan` shows. A secret
         apply could not read now is a warning, as in `validate`: the plan holds references only."""
         state, client, listed = self.load_and_list(paths, policies=policies, command="plan")
+        state = self.vaults.with_facts(state)
         self.report(reference_warnings(state, self.environ))
         return Planned(state, self.plan_against(state, client, listed), client)
 
@@ -215,6 +218,7 @@ class Session:
         state = self.load(paths, policies=policies)
         self.check_secrets(state)
         client = self.connect(state.tenant, command="apply", write=True, workers=workers)
+        state = self.vaults.with_facts(state)
         self.hold_lease(client)  # before the tenant is read: the plan is made from what no other run changes
         return Planned(state, self.plan_against(state, client), client, writable=True)
 
@@ -223,6 +227,8 @@ class Session:
         (one extra GET per key set; B2C's backups and b2ckeys' lease are not asked). The
         answers go to `drift` as they are: it ties an answer with no kid to a listed key."""
         state, client, listed = self.load_and_list(paths, policies=policies, command="drift")
+        state = self.vaults.with_facts(state)
+        vault_secrets = self.vaults.secrets_now(state)
         now = int(time.time())
         live = self.read_live(client, state, now, listed=listed)
         graph_active: dict[str, LiveKey | None] = {}
@@ -232,7 +238,7 @@ class Session:
                     graph_active[keyset.id] = client.get_active_key(keyset.id)
                 except GraphNotFound:  # deleted since the list: nothing to compare
                     continue
-        return drift(state, live, now, window_days, graph_active)
+        return drift(state, live, now, window_days, graph_active, vault_secrets=vault_secrets)
 
     def export(self, *, schema_ref: str) -> ExportResult:
         """The tenant's key sets as a manifest, secrets as references (`b2ckeys export`)."""
@@ -287,4 +293,4 @@ class Session:
                                "changed. Make a new plan")
 
     def resolve(self, ref: SecretRef) -> str:
-        return resolve(ref, self.environ)
+        return self.vaults.value(ref) if ref.in_vault else resolve(ref, self.environ)

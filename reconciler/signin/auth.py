@@ -93,8 +93,12 @@ def decode_claims(token: str) -> dict:
 class TokenProvider:
     """Callable that returns a Graph access token; msal keeps it cached."""
 
-    def __init__(self, settings: Settings, environ: Mapping[str, str], credential: Credential | None = None):
+    def __init__(self, settings: Settings, environ: Mapping[str, str], credential: Credential | None = None, *,
+                 resource: str | None = None):
+        """`resource`: whom the tokens are for (Graph's root by default; a Key Vault's resource,
+        `graph.keyvault.vault_resource`, for a vault's reads), asked for as `<resource>/.default`."""
         self._settings, self._environ = settings, environ
+        self.resource = (resource or settings.graph_url).rstrip("/")
         self.credential = credential or from_environment(environ)
         self._client = None
         self.claims: dict = {}
@@ -132,7 +136,7 @@ class TokenProvider:
         if self.kind is Kind.AZURE_CLI:
             if self._client is None:
                 self._client = AzureCliTokens(self.credential.executable or "az", self._environ,
-                                              resource=self._settings.graph_url, tenant=self._settings.tenant_id,
+                                              resource=self.resource, tenant=self._settings.tenant_id,
                                               deadline=self._settings.deadline)
             token = self._client.token()
             self.claims = decode_claims(token)
@@ -140,9 +144,9 @@ class TokenProvider:
         client = self._msal_client()
         try:
             if self.kind is Kind.MANAGED_IDENTITY:
-                result = client.acquire_token_for_client(resource=self._settings.graph_url)
+                result = client.acquire_token_for_client(resource=self.resource)
             else:
-                result = client.acquire_token_for_client(scopes=[self._settings.graph_scope])
+                result = client.acquire_token_for_client(scopes=[self.resource + "/.default"])
         except ReconcilerError as e:  # raised by our federated token reader
             raise type(e)(self._scrub(str(e))) from None
         except Exception as e:

@@ -1,0 +1,53 @@
+"""Where a Key Vault is, and whom its tokens are for, per cloud (docs/signing-in.md).
+
+A manifest's `vault:` is a name or an https URL. A name resolves through
+B2CKEYS_KEYVAULT_URL, a URL template with `{name}` (the emulator's
+`https://127.0.0.1:PORT/vaults/{name}`), else the cloud's own vault domain
+(`https://NAME.vault.azure.net`, `.vault.usgovcloudapi.net`, `.vault.azure.cn`). The token's
+resource is the cloud's (`https://vault.azure.net` in the global cloud), whatever the URL:
+the emulator, as Azure, issues vault tokens for that resource.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+from ..core.errors import ConfigError
+from .settings import check_url
+
+KEYVAULT_URL_VARIABLE = "B2CKEYS_KEYVAULT_URL"
+VAULT_RESOURCES = {  # cloud → (the token's resource, the vaults' domain)
+    "global": ("https://vault.azure.net", "vault.azure.net"),
+    "usgov": ("https://vault.usgovcloudapi.net", "vault.usgovcloudapi.net"),
+    "dod": ("https://vault.usgovcloudapi.net", "vault.usgovcloudapi.net"),
+    "china": ("https://vault.azure.cn", "vault.azure.cn"),
+}
+_NAME = re.compile(r"^[A-Za-z0-9-]{1,127}$")  # Key Vault names: 3-24 of these; any other is refused here
+
+
+def cloud_of(environ: Mapping[str, str]) -> str:
+    name = environ.get("B2CKEYS_CLOUD", "global").strip().lower() or "global"
+    return name if name in VAULT_RESOURCES else "global"  # an unknown cloud is refused by graph.settings
+
+
+def vault_resource(environ: Mapping[str, str]) -> str:
+    """Whom vault tokens are for: the cloud's Key Vault resource."""
+    return VAULT_RESOURCES[cloud_of(environ)][0]
+
+
+def vault_url(vault: str, environ: Mapping[str, str]) -> str:
+    """The https URL of `vault` (a name or a URL); ConfigError when it is neither."""
+    if vault.lower().startswith(("https://", "http://")):
+        check_url(vault, "vault")
+        return vault.rstrip("/")
+    if not _NAME.match(vault):
+        raise ConfigError(f"vault {vault!r} is neither a Key Vault name (letters, digits and -) nor an https URL")
+    template = environ.get(KEYVAULT_URL_VARIABLE, "").strip()
+    if template:
+        if "{name}" not in template:
+            raise ConfigError(f"{KEYVAULT_URL_VARIABLE}={template}: the template must hold {{name}}")
+        url = template.replace("{name}", vault)
+        check_url(url, KEYVAULT_URL_VARIABLE)
+        return url.rstrip("/")
+    return f"https://{vault.lower()}.{VAULT_RESOURCES[cloud_of(environ)][1]}"
