@@ -247,3 +247,61 @@ def test_the_environments_file_is_not_read_as_a_manifest(repo, capsys, env):
     code, out, err = run(capsys, ["validate", "--env", "dev", "."], env)
     assert code == 0, err
     assert "1 manifest," in out
+
+
+def test_environments_lists_them_for_a_ci_matrix(repo, capsys, emu):
+    code, out, err = run(capsys, ["environments", "--format", "json"], {})
+    assert (code, json.loads(out)) == (0, ["dev", "prod"]), err
+    code, out, _ = run(capsys, ["environments"], {})
+    assert out.splitlines()[0] == f"dev   {emu.tenant_domain}"
+    (repo / "sub").mkdir()
+    (repo / "b2ckeys.yaml").rename(repo / "sub" / "moved.yaml")
+    code, out, err = run(capsys, ["environments"], {})
+    assert code == 1 and "error: no b2ckeys.yaml in this folder nor at the root of its git work tree" in err
+
+
+def test_the_environments_file_is_found_at_the_root_of_the_work_tree(repo, capsys, monkeypatch, env):
+    (repo / "manifests" / "deep").mkdir()
+    monkeypatch.chdir(repo / "manifests" / "deep")
+    code, out, err = run(capsys, ["validate", "--env", "prod", ".."], env)
+    assert code == 0, err
+    assert "Valid for environment prod" in out
+
+
+def test_the_environments_schema_is_shipped(capsys, tmp_path):
+    code, out, _ = run(capsys, ["schema", "--environments"], {})
+    schema = json.loads(out)
+    assert code == 0 and schema["$id"].endswith("/schemas/environments.schema.json")
+    from jsonschema import Draft202012Validator
+
+    example = {"version": 1, "environments": {"dev": {"tenant": "contoso-dev.onmicrosoft.com",
+                                                      "variables": {"vault": "kv-b2c-dev"}}}}
+    assert list(Draft202012Validator(schema).iter_errors(example)) == []
+    assert list(Draft202012Validator(schema).iter_errors({**example, "environments": {}}))
+
+
+def test_variables_in_a_file_reference_and_a_literal_dollar_brace(repo, capsys, env):
+    (repo / "manifests" / "keys.yaml").write_text(MANIFEST.replace('{env: "FACEBOOK_${suffix}"}',
+                                                                   '{file: "secrets/${suffix}-$${x}.txt"}'))
+    (repo / "manifests" / "secrets").mkdir()
+    (repo / "manifests" / "secrets" / "DEV-${x}.txt").write_text("not a real secret")
+    (repo / "manifests" / "secrets" / "DEV-${x}.txt").chmod(0o600)
+    code, out, err = run(capsys, ["validate"], env)
+    assert code == 0, err
+    assert err.strip() == ("manifests/keys.yaml:7:16: warning: secret file manifests/secrets/PROD-${x}.txt does "
+                           "not exist; apply needs it [environment prod]")
+
+
+def test_drift_and_export_work_in_the_selected_environment_only(repo, capsys, env, emu, prod):
+    environ = signed_in(emu, env)
+    code, _, err = run(capsys, ["apply", "--env", "dev", "--auto-approve"], environ)
+    assert code == 0, err
+    code, out, err = run(capsys, ["drift", "--env", "dev", "--format", "json"], environ)
+    assert code == 0, (out, err)
+    code, out, err = run(capsys, ["export", "--env", "dev"], environ)
+    assert code == 0, err
+    assert "name: FacebookSecret" in out and "name: DevOnly" in out
+    assert f"# tenant: {emu.tenant_domain}" in out
+    for command in (["drift"], ["export"]):
+        code, out, err = run(capsys, command + ["--env", "prod"], environ)  # dev's credentials
+        assert code == 1 and f"error: wrong tenant: environment prod is for tenant {prod.tenant_id}" in err

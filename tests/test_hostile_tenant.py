@@ -269,6 +269,7 @@ COMMANDS_SHOWN = {  # command -> how its output is checked here, or why it shows
     "schema": "writes the shipped schema file; nothing from a tenant",
     "completion": "writes a script made from the parser; nothing from a tenant",
     "validate": "reads manifests only, never the tenant: tests/test_hostile_yaml.py",
+    "environments": "reads the environments file only (names and tenants, shown through printable), never the tenant",
     "emulator": "serves; prints its own settings and nothing from a tenant",
     "demo": "runs plan, apply and drift (checked here) against an emulator it seeds itself",
 }

@@ -29,6 +29,7 @@ COMMANDS = {
     "emulator": "emulator",
     "demo": "demo",
     "schema": "schema",
+    "environments": "environments",
     "completion": "completion",
 }
 

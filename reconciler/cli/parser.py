@@ -12,7 +12,7 @@ import argparse
 from .. import __version__
 from ..plan.drift import DEFAULT_WINDOW_DAYS
 from .parser_emulator import add_emulator_command
-from .parser_tools import FORMATS, add_completion_command, add_schema_command, add_show_command
+from .parser_tools import FORMATS, add_completion_command, add_environments_command, add_schema_command, add_show_command
 from .usage import UsageParser
 
 
@@ -293,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
         "a plan each, apply, a new vault version and the plan adding its key, and drift: the whole cycle, no tenant.",
     )
     add_schema_command(sub)
+    add_environments_command(sub)
     add_completion_command(sub)
     for command in sub.choices.values():  # every command, also after it: b2ckeys drift --debug
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)

@@ -1,5 +1,6 @@
 """The arguments of the commands that need no tenant: `show` (a saved plan, offline),
-`schema` (the manifest JSON Schema) and `completion` (a shell completion script)."""
+`schema` (the manifest JSON Schema), `environments` (those of b2ckeys.yaml, for a CI
+matrix) and `completion` (a shell completion script)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,20 @@ def add_schema_command(sub) -> None:
     )
     p.add_argument("--out", metavar="FILE", help="write the schema to FILE (its folders are created) "
                    "instead of standard output")
+    p.add_argument("--environments", action="store_true",
+                   help="the schema of the environments file (b2ckeys.yaml) instead of the manifests'")
+
+
+def add_environments_command(sub) -> None:
+    p = sub.add_parser(
+        "environments",
+        help="list the environments of b2ckeys.yaml (one a line, or JSON for a CI matrix)",
+        description="Read the environments file (b2ckeys.yaml, in this folder or at the root of its git "
+        "work tree), check it, and list its environments: name and tenant, one a line, or with --format "
+        "json a JSON list of names, for a CI matrix (GitHub Actions: fromJSON). Offline: no sign-in.",
+    )
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text (default: name and tenant, one a line) or json (a list of names)")
 
 
 def add_completion_command(sub) -> None:

@@ -1,5 +1,6 @@
-"""`b2ckeys schema [--out FILE]`: the manifest JSON Schema b2ckeys ships (and validates
-against), on standard output or in FILE, for editors and other tools."""
+"""`b2ckeys schema [--out FILE] [--environments]`: the manifest JSON Schema b2ckeys ships (and
+validates against), or the environments file's, on standard output or in FILE, for editors
+and other tools."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from .context import EXIT_OK, Context
 
 
 def run(args, ctx: Context) -> int:
-    text = shipped_file("schemas", "keysets.schema.json").read_text(encoding="utf-8")
+    name = "environments.schema.json" if getattr(args, "environments", False) else "keysets.schema.json"
+    text = shipped_file("schemas", name).read_text(encoding="utf-8")
     if not args.out:
         ctx.stdout.write(text)
         ctx.stdout.flush()
@@ -24,5 +26,5 @@ def run(args, ctx: Context) -> int:
             fh.write(text)
     except OSError as e:
         raise ConfigError(f"{args.out}: cannot write the schema: {e.strerror or e}") from None
-    ctx.err(f"Wrote the manifest schema to {args.out}")
+    ctx.err(f"Wrote the {'environments file' if name.startswith('env') else 'manifest'} schema to {args.out}")
     return EXIT_OK
