@@ -167,3 +167,103 @@ def test_vault_names_are_checked():
         Emulator(vaults=["no"])
     with pytest.raises(ValueError):
         Emulator(vaults=["kv_under"])
+
+
+def test_the_emulator_command_serves_each_vault_named_and_writes_the_url_template(emulator_process):
+    env = emulator_process("--vault", "kv-b2c-dev", "--vault", "kv-b2c-prod")
+    template = env["B2CKEYS_KEYVAULT_URL"]
+    assert template == env["B2CKEYS_GRAPH_URL"] + "/vaults/{name}"
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = env["B2CKEYS_CA_BUNDLE"]
+    for name in ("kv-b2c-dev", "kv-b2c-prod"):
+        answer = session.get(template.format(name=name) + "/secrets/fb?api-version=7.4")
+        assert answer.status_code == 401 and "WWW-Authenticate" in answer.headers
+    vaults = session.get(env["B2CKEYS_GRAPH_URL"] + "/_emulator/state").json()["vaults"]
+    assert [v["name"] for v in vaults] == ["kv-b2c-dev", "kv-b2c-prod"]
+
+
+def test_the_emulator_command_refuses_a_bad_vault_name():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "reconciler", "emulator", "--vault", "a_b"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1 and "not a Key Vault name" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def _pfx(password):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    from helpers.certkit import certificate, rsa_key
+
+    cert = certificate("kv import", nbf=int(time.time()) - 60)
+    encryption = (serialization.BestAvailableEncryption(password.encode()) if password
+                  else serialization.NoEncryption())
+    return cert, pkcs12.serialize_key_and_certificates(b"kv", rsa_key(), cert, None, encryption)
+
+
+def test_import_certificate_makes_the_certificate_and_its_secret(kv):
+    import base64
+
+    from helpers.certkit import PFX_PASSWORD, x5t
+
+    session, url, auth = kv
+    cert, pfx = _pfx(PFX_PASSWORD)
+    answer = session.post(f"{url}/certificates/saml/import?api-version=7.5", headers=auth,
+                          json={"value": base64.b64encode(pfx).decode(), "pwd": PFX_PASSWORD})
+    assert answer.status_code == 200 and PFX_PASSWORD not in answer.text
+    bundle = answer.json()
+    version = bundle["id"].rsplit("/", 1)[1]
+    assert bundle["x5t"] == x5t(cert) and bundle["sid"].endswith(f"/secrets/saml/{version}")
+    assert bundle["policy"]["secret_props"]["contentType"] == "application/x-pkcs12"
+    assert bundle["attributes"]["exp"] == int(cert.not_valid_after_utc.timestamp())
+    got = session.get(f"{url}/certificates/saml/{version}?api-version=7.5", headers=auth).json()
+    assert got["cer"] == bundle["cer"]
+    secret = session.get(f"{url}/secrets/saml?api-version=7.5", headers=auth).json()
+    assert secret["contentType"] == "application/x-pkcs12" and secret["managed"] is True
+    assert secret["kid"].endswith(f"/keys/saml/{version}")
+
+
+def test_import_certificate_as_pem_and_its_errors(kv):
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+
+    from helpers.certkit import PFX_PASSWORD, rsa_key
+
+    session, url, auth = kv
+    cert, pfx = _pfx("")
+    pem = (rsa_key().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption())
+           + cert.public_bytes(serialization.Encoding.PEM)).decode()
+    answer = session.post(f"{url}/certificates/pem/import?api-version=7.4", headers=auth,
+                          json={"value": pem, "policy": {"secret_props": {"contentType": "application/x-pem-file"}}})
+    assert answer.status_code == 200
+    secret = session.get(f"{url}/secrets/pem?api-version=7.4", headers=auth).json()
+    assert "BEGIN PRIVATE KEY" in secret["value"] and secret["contentType"] == "application/x-pem-file"
+    _, locked = _pfx(PFX_PASSWORD)
+    wrong = session.post(f"{url}/certificates/x/import?api-version=7.4", headers=auth,
+                         json={"value": base64.b64encode(locked).decode(), "pwd": "wrong-" + CANARY})
+    assert wrong.status_code == 400 and CANARY not in wrong.text
+    missing = session.get(f"{url}/certificates/nothing?api-version=7.4", headers=auth)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "CertificateNotFound"
+    emu_roles = session.post(url.replace("/vaults/", "/_emulator/vaults/") + "/roles",
+                             json={"roles": ["Key Vault Secrets Officer"]})
+    assert emu_roles.ok
+    refused = session.post(f"{url}/certificates/pem/import?api-version=7.4", headers=auth,
+                           json={"value": base64.b64encode(pfx).decode()})
+    assert refused.status_code == 403
+    assert "certificates/import/action" in refused.json()["error"]["message"]
+
+
+def test_fault_rules_reach_vault_paths_in_key_vaults_shape(kv, emu):
+    session, url, auth = kv
+    emu.faults.add_all(["GET:/vaults/*/secrets/*:status=503:retry_after=1"])
+    answer = session.get(f"{url}/secrets/fb?api-version=7.4", headers=auth)
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+    assert answer.json()["error"]["code"] == "ServiceUnavailable"
+    assert emu.requests()[-1]["fault"] == "status"
+    assert session.get(f"{url}/secrets/fb?api-version=7.4", headers=auth).status_code == 404

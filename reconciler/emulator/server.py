@@ -215,7 +215,9 @@ class Emulator(CredentialHelpers):
         if ctx.area == "sts":
             return self.tokens.error_response(ctx, status, code, message, headers)
         if ctx.area == "vault":
-            return vault_error(VaultError(status, code, message), headers)
+            return vault_error(VaultError(status, code or ("Throttled" if status == 429 else
+                                                           "ServiceUnavailable"),
+                                          message or "An injected fault."), headers)
         return odata_error(ctx, GraphError(status, code, message, headers))
 
     # -- dispatch ----------------------------------------------------------------------

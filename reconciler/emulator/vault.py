@@ -121,8 +121,9 @@ class VaultApi:
         if not isinstance(value, str):
             raise VaultError(400, "BadParameter", "Property 'value' is required and must be a string.")
         content_type = body.get("contentType")
-        if content_type is not None and not isinstance(content_type, str):
-            raise VaultError(400, "BadParameter", "Property 'contentType' must be a string.")
+        if content_type is not None and (not isinstance(content_type, str) or len(content_type) > 255):
+            raise VaultError(400, "BadParameter", "Property 'contentType' must be a string of "
+                                                  "at most 255 characters.")
         enabled, nbf, exp = attributes(body.get("attributes"))
         item = SecretVersion(new_version(), value, content_type, enabled, nbf, exp, now(),
                              tags(body.get("tags")))

@@ -58,8 +58,10 @@ def attributes(raw: Any) -> tuple[bool, Optional[int], Optional[int]]:
 def tags(raw: Any) -> Optional[dict[str, str]]:
     if raw is None:
         return None
-    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
-        raise VaultError(400, "BadParameter", "Property 'tags' must map names to strings.")
+    if not isinstance(raw, dict) or len(raw) > 15 or not all(
+            isinstance(v, str) and len(k) <= 256 and len(v) <= 256 for k, v in raw.items()):
+        raise VaultError(400, "BadParameter", "Property 'tags' must map at most 15 names to "
+                                              "strings, each of at most 256 characters.")
     return dict(raw)
 
 
