@@ -71,7 +71,7 @@ CASES = [
     ("generate-without-kty.yaml", "5:9", "missing required property 'kty' (RSA or oct)"),
     ("secret-without-value.yaml", "5:9", "missing required property 'value' (value: {env: NAME}"),
     ("secret-two-sources.yaml", "7:16", "'value' must be exactly one of {env: NAME} or {file: path/to/file}"),
-    ("secret-unknown-source.yaml", "7:17", "unknown property in 'value' (allowed: env, file)"),
+    ("secret-unknown-source.yaml", "7:17", "unknown property in 'value' (allowed: env, file, keyVault)"),
     ("empty-keys.yaml", "4:11", "'keys' must list at least one key"),
     ("missing-keysets.yaml", "1:1", "missing required property 'keySets'"),
     ("missing-name.yaml", "3:5", "missing required property 'name'"),

@@ -95,15 +95,14 @@ class VaultReader:
                 raise VaultError(ref.location, f"version {ref.version} of secret {ref.name} in Key Vault {ref.vault} "
                                                "is disabled; enable it, or name another version")
             return found
-        enabled = [v for v in versions if v.enabled]
-        if not enabled:
+        newest = _newest(versions)
+        if newest is None:
             raise VaultError(ref.location, f"secret {ref.name} in Key Vault {ref.vault} has no enabled version")
-        return max(enabled, key=lambda v: (v.created or 0, v.version))
+        return newest
 
     def newest_enabled(self, ref: SecretRef) -> VaultVersion | None:
         """The latest enabled version, also for a pinned reference (drift's "newer version")."""
-        enabled = [v for v in self._call(ref, lambda: self._versions(ref)) if v.enabled]
-        return max(enabled, key=lambda v: (v.created or 0, v.version)) if enabled else None
+        return _newest(self._call(ref, lambda: self._versions(ref)))
 
     def value(self, ref: SecretRef) -> str:
         """The value of the planned version (apply only, just before the upload)."""
@@ -179,6 +178,12 @@ class VaultReader:
         except AzureError as e:
             raise VaultError(ref.location, f"Key Vault {ref.vault} could not be reached at {self._url(ref)} "
                                            f"({type(e).__name__}; is the vault's name right?)") from None
+
+
+def _newest(versions: list[VaultVersion]) -> VaultVersion | None:
+    """The latest enabled version: created last; of two made in the same second, the one listed last."""
+    enabled = [(v.created or 0, i, v) for i, v in enumerate(versions) if v.enabled]
+    return max(enabled, key=lambda e: e[:2])[2] if enabled else None
 
 
 def _explain(ref: SecretRef, status: int | None, code: str) -> str:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import re
 from typing import Mapping
+from urllib.parse import urlsplit
 
+from ..core.diagnostics import printable
 from ..core.errors import ConfigError
-from .settings import check_url
+from .settings import check_url, origin
 
 KEYVAULT_URL_VARIABLE = "B2CKEYS_KEYVAULT_URL"
 VAULT_RESOURCES = {  # cloud → (the token's resource, the vaults' domain)
@@ -37,9 +39,18 @@ def vault_resource(environ: Mapping[str, str]) -> str:
 
 
 def vault_url(vault: str, environ: Mapping[str, str]) -> str:
-    """The https URL of `vault` (a name or a URL); ConfigError when it is neither."""
+    """The https URL of `vault` (a name or a URL); ConfigError when it is neither. A URL must
+    be a vault of the cloud (`https://NAME.vault.azure.net`) or on B2CKEYS_KEYVAULT_URL's
+    origin: a manifest (a pull request's, say) cannot send a vault token to a host of its choosing."""
     if vault.lower().startswith(("https://", "http://")):
         check_url(vault, "vault")
+        host, domain = (urlsplit(vault).hostname or "").lower(), VAULT_RESOURCES[cloud_of(environ)][1]
+        template = environ.get(KEYVAULT_URL_VARIABLE, "").strip()
+        if not (host.endswith("." + domain) and urlsplit(vault).scheme.lower() == "https"
+                or template and origin(vault) == origin(template.replace("{name}", "x"))):
+            raise ConfigError(f"vault {printable(vault)[:200]} is not a Key Vault of this cloud "
+                              f"(https://NAME.{domain}) nor on {KEYVAULT_URL_VARIABLE}'s host; "
+                              "no token is sent to it")
         return vault.rstrip("/")
     if not _NAME.match(vault):
         raise ConfigError(f"vault {vault!r} is neither a Key Vault name (letters, digits and -) nor an https URL")

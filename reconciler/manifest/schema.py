@@ -47,7 +47,7 @@ _PATTERN_MESSAGES = {
 }
 _REQUIRED_HINTS = {
     "kty": " (RSA or oct)",
-    "value": " (value: {env: NAME} or value: {file: path/to/file})",
+    "value": " (value: {env: NAME}, value: {file: path/to/file} or value: {keyVault: {vault: NAME, secret: NAME}})",
     "version": " (version: 1)",
     "file": " (file: path/to/certificate, relative to this manifest)",
     "password": " (password: {env: NAME} or password: {file: path/to/file})",
@@ -62,6 +62,7 @@ _NOT_ALLOWED_HINTS = {  # (kind, property) -> why
     **{(kind, "kty"): " (a certificate key is RSA)" for kind in _CERT},
     **{(kind, name): " (the certificate's own validity is used)" for kind in _CERT for name in ("nbf", "exp")},
     **{(kind, "value"): " (the key comes from 'file')" for kind in _CERT},
+    ("pkcs12", "password"): " with a Key Vault certificate (its PFX has none; b2ckeys re-wraps it with a one-time password)",
     **{(kind, "rotate"): " (only generated keys rotate; to rotate a certificate, add a key with the new one)"
        for kind in _CERT},
     ("secret", "file"): " (use value: {file: path/to/file})",
