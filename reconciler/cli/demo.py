@@ -58,7 +58,7 @@ def run_demo(ctx, main) -> int:
             value = ctx.environ.get("FACEBOOK_APP_SECRET") if name == first else None
             made[name] = _put(ctx, env, vaults[name], value or _made_up())
         stack.enter_context(_inside(folder))
-        ctx.out(f"In {_shown_folder(folder)} (b2ckeys.yaml and manifests/):\n")
+        ctx.out(f"\nIn {_shown_folder(folder)} (b2ckeys.yaml and manifests/):\n")
         steps = [(first, ["validate", "manifests/"], 0)]
         steps += [(name, ["plan", "manifests/", "--env", name], 0) for name in envs]
         steps += [(name, ["apply", "--auto-approve", "manifests/", "--env", name], 0) for name in envs]
@@ -68,6 +68,7 @@ def run_demo(ctx, main) -> int:
                 "own tooling does it): the next plan for that environment adds exactly one key.\n")
         _after(made[last].created)
         _put(ctx, envs[last], vaults[last], _made_up())
+        ctx.out("")
         steps = [(last, ["plan", "--detailed-exitcode", "manifests/", "--env", last], 2),
                  (last, ["apply", "--auto-approve", "manifests/", "--env", last], 0)]
         steps += [(name, ["drift", "manifests/", "--env", name], 0) for name in envs]
