@@ -196,6 +196,12 @@ def test_the_tenant_guard_checks_the_environments_tenant(repo, capsys, env, emu,
             f"tenant {emu.tenant_id}") in err
     assert "check AZURE_TENANT_ID or environment prod's tenant in the environments file" in err
     assert [r for r in graph_calls(emu) if "keySets" in r["path"]] == []
+    (repo / "b2ckeys.yaml").write_text(ENVIRONMENTS.format(dev=emu.tenant_domain, prod=prod.tenant_domain))
+    code, out, err = run(capsys, ["plan", "--env", "prod"], signed_in(emu, env))  # a domain dev's login host does not know
+    assert code == 1
+    assert "error: wrong tenant: environment prod is for tenant fabrikam.onmicrosoft.com, which https://" in err
+    assert "check environment prod's tenant in the environments file and AZURE_TENANT_ID" in err
+    assert [r for r in graph_calls(emu) if "keySets" in r["path"]] == []
 
 
 def test_a_manifest_tenant_must_be_the_environments(repo, capsys, env, emu):

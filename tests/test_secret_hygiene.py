@@ -284,7 +284,7 @@ def test_every_command_catches_an_internal_error_without_its_message(setup, caps
 def test_every_command_takes_debug_before_or_after_it():
     choices = next(a for a in build_parser()._actions if a.dest == "command").choices
     assert set(choices) == {"validate", "plan", "apply", "drift", "export", "doctor", "probe", "emulator", "demo",
-                            "force-unlock", "show", "schema", "completion"}
+                            "force-unlock", "show", "schema", "completion", "environments"}
     required = {"force-unlock": ["LOCK_ID"], "show": ["p.json"], "completion": ["bash"]}
     for command in choices:
         needed = required.get(command, [])  # its one required argument

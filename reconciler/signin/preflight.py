@@ -87,14 +87,15 @@ def check_tenant(tenant: str, identity: Identity, settings: Settings, environmen
     if not signed_in:
         raise PreflightError(f"{whose} for tenant {tenant}, but the token names no tenant (no tid claim); "
                              f"{NOTHING_DONE}")
-    wanted = tenant if _GUID.fullmatch(tenant) else resolve_domain(tenant, settings, signed_in)
+    wanted = tenant if _GUID.fullmatch(tenant) else resolve_domain(tenant, settings, signed_in, whose, fix)
     if wanted.lower() != signed_in.lower():
         shown = tenant if wanted == tenant else f"{tenant} ({wanted})"
         raise PreflightError(f"wrong tenant: {whose} for tenant {shown}, but b2ckeys is signed in to "
                              f"tenant {signed_in}{configured}; check AZURE_TENANT_ID or {fix}; {NOTHING_DONE}")
 
 
-def resolve_domain(domain: str, settings: Settings, signed_in: str) -> str:
+def resolve_domain(domain: str, settings: Settings, signed_in: str, whose: str = "the manifests are",
+                   fix: str = "the manifests' 'tenant'") -> str:
     """The tenant GUID of `domain`, from the issuer of its OIDC discovery document."""
     url = f"{settings.authority_host}/{domain}/v2.0/.well-known/openid-configuration"
     try:
@@ -114,6 +115,6 @@ def resolve_domain(domain: str, settings: Settings, signed_in: str) -> str:
         return found.group(0)
     code = re.search(r"AADSTS\d+", response.text or "")
     why = f"HTTP {response.status_code}" + (f" {code.group(0)}" if code else "")
-    raise PreflightError(f"wrong tenant: the manifests are for tenant {domain}, which {settings.authority_host} "
-                         f"does not know ({why}), and b2ckeys is signed in to tenant {signed_in}; check the "
-                         f"manifests' 'tenant' and AZURE_TENANT_ID; {NOTHING_DONE}")
+    raise PreflightError(f"wrong tenant: {whose} for tenant {domain}, which {settings.authority_host} "
+                         f"does not know ({why}), and b2ckeys is signed in to tenant {signed_in}; check "
+                         f"{fix} and AZURE_TENANT_ID; {NOTHING_DONE}")
