@@ -363,9 +363,9 @@ def test_reading_help_lists_every_reading_with_its_source(capsys):
     assert code == 0
     for name in ("getactivekey-404", "getactivekey-no-kid", "list-without-keys", "default-dates",
                  "read-lag=SECONDS", "not-found-404", "conflict-409", "relative-next-link",
-                 "prefix-doubled", "delete-without-bak", "page-size=N"):
+                 "prefix-doubled", "delete-without-bak", "page-size=N", "vault-versions-empty"):
         assert f"\n  {name}\n" in out
-    assert out.count("source: ") == 11
+    assert out.count("source: ") == 12
 
 
 def test_an_unknown_reading_names_the_known_ones(capsys):

@@ -82,12 +82,15 @@ def test_set_secret_then_get_the_latest_and_a_version(kv):
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "SecretNotFound"
 
 
-@pytest.mark.parametrize("body", [{"value": 3}, {"value": "x", "attributes": {"nbf": "soon"}},
-                                  {"value": "x", "attributes": {"nbf": 20, "exp": 10}}, []])
+@pytest.mark.parametrize("body", [{"value": 3}, {"value": CANARY, "attributes": {"nbf": "soon"}},
+                                  {"value": CANARY, "attributes": {"nbf": 20, "exp": 10}},
+                                  {"value": CANARY * 2000}, {"value": CANARY, "contentType": "t" * 256},
+                                  {"value": CANARY, "tags": {f"t{i}": CANARY for i in range(16)}}, []])
 def test_a_bad_set_secret_is_400_without_echoing_the_value(kv, body):
     session, url, auth = kv
     answer = session.put(f"{url}/secrets/s?api-version=7.4", headers=auth, json=body)
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "BadParameter"
+    assert CANARY not in answer.text
 
 
 def test_list_versions_pages_with_next_link_and_no_values(kv):
@@ -240,7 +243,8 @@ def test_import_certificate_as_pem_and_its_errors(kv):
                                    serialization.NoEncryption())
            + cert.public_bytes(serialization.Encoding.PEM)).decode()
     answer = session.post(f"{url}/certificates/pem/import?api-version=7.4", headers=auth,
-                          json={"value": pem, "policy": {"secret_props": {"contentType": "application/x-pem-file"}}})
+                          json={"value": pem,
+                                "policy": {"secret_props": {"contentType": "application/x-pem-file"}}})
     assert answer.status_code == 200
     secret = session.get(f"{url}/secrets/pem?api-version=7.4", headers=auth).json()
     assert "BEGIN PRIVATE KEY" in secret["value"] and secret["contentType"] == "application/x-pem-file"
@@ -267,3 +271,26 @@ def test_fault_rules_reach_vault_paths_in_key_vaults_shape(kv, emu):
     assert answer.json()["error"]["code"] == "ServiceUnavailable"
     assert emu.requests()[-1]["fault"] == "status"
     assert session.get(f"{url}/secrets/fb?api-version=7.4", headers=auth).status_code == 404
+
+
+def test_reset_empties_the_start_vaults_and_restores_their_roles():
+    with Emulator(vaults=[VAULT, "kv-other"]) as emu:
+        emu.add_vault("kv-extra")
+        emu.set_vault_roles(VAULT, [])
+        version = emu.set_secret(VAULT, "s", "v", nbf=10, exp=20)
+        assert emu.state()["vaults"][0]["secrets"][0]["versions"][0]["version"] == version
+        emu.reset()
+        vaults = emu.state()["vaults"]
+    assert [v["name"] for v in vaults] == [VAULT, "kv-other"]
+    assert all(v["secrets"] == [] and v["roles"] == ["Key Vault Secrets Officer",
+                                                     "Key Vault Certificates Officer"] for v in vaults)
+
+
+def test_reading_vault_versions_empty(kv, emu):
+    session, url, auth = kv
+    link = f"{url}/secrets/never-set/versions?api-version=7.4"
+    assert session.get(link, headers=auth).status_code == 404
+    emu.config.update({"readings": ["vault-versions-empty"]})
+    answer = session.get(link, headers=auth)
+    assert answer.status_code == 200 and answer.json() == {"value": [], "nextLink": None}
+    assert session.get(f"{url}/secrets/never-set?api-version=7.4", headers=auth).status_code == 404

@@ -64,6 +64,7 @@ class Settings:
     next_link: str = "absolute"      # @odata.nextLink: "absolute" URL or "relative" reference
     double_prefix: bool = False      # create adds B2C_1A_ even to an id that has it
     backup_on_delete: bool = True    # DELETE leaves a copy named '<id>.bak'
+    vault_versions_empty: bool = False  # Key Vault: versions of a missing secret are [] (not 404)
     readings: tuple[str, ...] = ()   # the active readings (readings.py), canonical names
     roles: tuple[str, ...] = DEFAULT_ROLES   # `roles` claim of tokens issued from now on
     federated_subject: str = DEFAULT_FEDERATED_SUBJECT  # `sub` a federated assertion must carry
@@ -146,7 +147,7 @@ def _check(name: str, value: Any, current: Any) -> Any:
             raise ValueError("roles must be a list of strings")
         return tuple(value)
     if name in ("backup_on_delete", "active_key_kid", "list_keys", "default_dates",
-                "double_prefix"):
+                "double_prefix", "vault_versions_empty"):
         return _flag(name, value)
     if name == "federated_subject":
         if not isinstance(value, str) or not 0 < len(value) <= 600:

@@ -104,6 +104,12 @@ REGISTRY: dict[str, Reading] = {r.name: r for r in (
             "trustframeworkkeyset-delete mentions no backup; the .bak copy is documented for "
             "the portal (policy-keys-overview).",
             ("backup_on_delete",), _switch(backup_on_delete=False)),
+    Reading("vault-versions-empty", None,
+            "Key Vault: listing the versions of a secret that does not exist answers 200 with "
+            "an empty list instead of 404 SecretNotFound.",
+            "Key Vault's REST reference (GetSecretVersions) documents only the 200 answer; what "
+            "it answers for a missing secret is not documented.",
+            ("vault_versions_empty",), _switch(vault_versions_empty=True)),
     Reading("page-size", "N",
             "The list answers N key sets per page (1 to 1000; the same as --page-size).",
             "Graph's paging page: page sizes vary from API to API; not documented for keySets.",

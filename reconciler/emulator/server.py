@@ -29,7 +29,7 @@ from .store import KeySetStore
 from .sts import App, TokenService
 from .tls import LOOPBACK_NAMES, make_tls_files, server_context
 from .vault import VaultApi, vault_error
-from .vaultstore import VaultError, VaultStore
+from .vaultstore import SecretVersion, VaultError, VaultStore, new_version, now
 
 DEFAULT_TENANT_DOMAIN = "contoso.onmicrosoft.com"
 MAX_LOGGED_REQUESTS = 100_000
@@ -110,7 +110,7 @@ class Emulator(CredentialHelpers):
         self.identity = IdentityEndpoints(self.tokens, self.federated, self.identity_header,
                                           lambda: self.config.current)
         self.graph = GraphApi(self.url, self.store, self.tokens, self.config, self.pipeline)
-        self.vault = VaultApi(self.url, self.vaults, self.tokens)
+        self.vault = VaultApi(self.url, self.vaults, self.tokens, lambda: self.config.current)
         self.control = ControlSurface(reset=self.reset, state=self.state, seed=self.seed,
                                       requests=self.requests, config=self.config,
                                       faults=self.faults, stats=self.stats, vaults=self.vaults)
@@ -197,6 +197,14 @@ class Emulator(CredentialHelpers):
         """Serve one more vault (empty, default roles) until the next reset; its URL."""
         self.vaults.add_vault(name)
         return f"{self.url}/vaults/{name}"
+
+    def set_secret(self, vault: str, name: str, value: str, *, nbf: Optional[int] = None,
+                   exp: Optional[int] = None, enabled: bool = True,
+                   content_type: Optional[str] = None) -> str:
+        """A new version of secret ``name`` straight into the store (no request, as ``seed``
+        for key sets); its version id. Clients should use Set Secret, as they would on Azure."""
+        item = SecretVersion(new_version(), value, content_type, enabled, nbf, exp, now())
+        return self.vaults.set_secret(vault, name, item).version
 
     def set_vault_roles(self, name: str, roles: Sequence[str]) -> None:
         """The roles the emulator's app holds on vault ``name`` (``[]``: none, a 403)."""

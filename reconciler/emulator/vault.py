@@ -7,9 +7,10 @@ the latest or a version, list versions) and certificates (``vaultcerts``). State
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import quote, unquote
 
+from .config import Settings
 from .pipeline import Context, Response
 from .sts import TokenRejected, TokenService
 from .vaultcerts import CertificatesApi
@@ -22,8 +23,9 @@ API_VERSIONS = ("7.4", "7.5", "7.6", "2025-07-01", "2026-04-01")
 
 
 class VaultApi:
-    def __init__(self, base_url: str, store: VaultStore, tokens: TokenService):
-        self.base_url, self.store, self.tokens = base_url, store, tokens
+    def __init__(self, base_url: str, store: VaultStore, tokens: TokenService,
+                 settings: Callable[[], Settings]):
+        self.base_url, self.store, self.tokens, self.settings = base_url, store, tokens, settings
         self.certs = CertificatesApi(self)
 
     @staticmethod
@@ -140,8 +142,13 @@ class VaultApi:
         return Response.json(200, self.secret_json(shown, item, value=True))
 
     def list_versions(self, ctx: Context, vault: str, name: str, api_version: str) -> Response:
-        shown, versions = self.store.versions(vault, name)
         size, skip = page_params(ctx)
+        try:
+            shown, versions = self.store.versions(vault, name)
+        except VaultError as err:  # reading vault-versions-empty: [] for a missing secret
+            if err.code != "SecretNotFound" or not self.settings().vault_versions_empty:
+                raise
+            shown, versions = name, []
         page = versions[skip:skip + size]
         next_link = None
         if skip + size < len(versions):
