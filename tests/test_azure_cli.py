@@ -365,3 +365,17 @@ def test_the_runs_deadline_bounds_az(emu, az, cli_env, capsys):
 def test_an_environment_without_path_finds_no_az(az):
     assert find_az({}) is None and find_az({"PATH": ""}) is None
     assert find_az({"PATH": os.pathsep.join(["/nonexistent", str(az.folder)])}) == az.path
+
+
+def test_a_key_vault_reference_asks_az_for_the_vault_resource(emu, az, cli_env, capsys, tmp_path, monkeypatch):
+    emu.add_vault("kv-dev")
+    cli_env["B2CKEYS_KEYVAULT_URL"] = emu.url + "/vaults/{name}"
+    (tmp_path / ".git").mkdir()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keys.yaml").write_text("version: 1\nkeySets:\n  - name: Fb\n    keys:\n      - kind: secret\n"
+                                        "        use: sig\n        value: {keyVault: {vault: kv-dev, secret: fb}}\n")
+    code, _, err = run(capsys, ["plan", "keys.yaml"], cli_env)
+    assert code == 1 and "keys.yaml:7:" in err and "has no secret fb" in err  # signed in to the vault: it answered
+    assert az.calls() == [f"account get-access-token --resource {emu.url} --tenant {emu.tenant_id} --output json",
+                          f"account get-access-token --resource https://vault.azure.net --tenant {emu.tenant_id} "
+                          "--output json"]

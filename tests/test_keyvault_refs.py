@@ -65,6 +65,10 @@ def test_plan_names_vault_secret_and_version_and_apply_uploads_it(emu, env, vaul
     assert f"upload secret from Key Vault kv-dev secret facebook version {version}" in out
     saved = (folder / "plan.json").read_text()
     assert version in saved
+    code, shown, err = run(capsys, ["show", "plan.json"], env)
+    assert code == 0 and shown in out, err  # a saved plan reads back with its vault reference
+    code, markdown, err = run(capsys, ["plan", path, "--format", "markdown"], env)
+    assert code == 0 and version in markdown
     code, out2, err2 = run(capsys, ["apply", "plan.json"], env)
     assert code == 0, err2
     assert keys_in(emu) == {"B2C_1A_FacebookSecret": 1}
@@ -72,7 +76,7 @@ def test_plan_names_vault_secret_and_version_and_apply_uploads_it(emu, env, vaul
     assert (key["nbf"], key["exp"]) == (now - 60, now + 365 * DAY)  # the version's dates
     code, out3, err3 = run(capsys, ["apply", path, "--auto-approve", "--debug"], env)
     assert code == 0 and "No changes" in out3
-    no_canary(out, err, saved, out2, err2, out3, err3, json.dumps(emu.requests()), json.dumps(emu.state()))
+    no_canary(out, err, saved, markdown, out2, err2, out3, err3, json.dumps(emu.requests()), json.dumps(emu.state()))
 
 
 def test_a_new_version_is_exactly_one_new_key_and_a_pinned_version_stays_put(emu, env, vault, folder, capsys):
@@ -152,11 +156,14 @@ keySets:
     code, out, err = run(capsys, ["plan", "saml.yaml"], env)
     assert code == 0, err
     assert f"x5t {x5t(cert)}" in out and "one-time password" in out
-    code, out, err = run(capsys, ["apply", "saml.yaml", "--auto-approve"], env)
+    assert run(capsys, ["plan", "saml.yaml", "--out", "plan.json"], env)[0] == 0
+    code, out, err = run(capsys, ["apply", "plan.json"], env)
     assert code == 0, err
     (live,) = emu.state()["keySets"][0]["keys"]
     assert live["x5t"].rstrip("=") == x5t(cert)
     assert "No changes" in run(capsys, ["plan", "saml.yaml"], env)[1]
+    upload = [r for r in writes(emu) if r["path"].endswith("/uploadPkcs12")]
+    assert len(upload) == 1
 
 
 def test_a_saved_plan_uploads_the_version_it_planned_even_after_a_newer_one(emu, env, vault, folder, capsys):
@@ -247,3 +254,42 @@ def test_a_manifest_without_vault_references_never_imports_azure(tmp_path):
             "print('AZURE', sorted(m for m in sys.modules if m.startswith('azure')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert "AZURE []" in result.stdout, result.stdout + result.stderr
+
+
+def test_plan_and_drift_read_versions_only_and_apply_reads_the_one_value(emu, env, vault, folder, capsys):
+    vault.set_secret("facebook", CANARY)
+    path = manifest(folder)
+    start = len(emu.requests())
+    assert run(capsys, ["plan", path], env)[0] == 0
+    assert run(capsys, ["drift", path], env)[0] == 10  # the key set is missing: created by apply
+    reads = [r["path"] for r in emu.requests()[start:] if "/vaults/" in r["path"]]
+    assert reads and all(p.endswith("/secrets/facebook/versions") for p in reads)
+    start = len(emu.requests())
+    assert run(capsys, ["apply", path, "--auto-approve"], env)[0] == 0
+    values = [r for r in emu.requests()[start:] if "/vaults/" in r["path"] and not r["path"].endswith("/versions")
+              and r["status"] == 200]
+    assert len(values) == 1 and values[0]["method"] == "GET"
+
+
+def test_a_missing_vault_is_a_located_error(emu, env, folder, capsys):
+    (folder / "keys.yaml").write_text(SECRET_KEY.replace("kv-dev", "kv-nowhere") % "")
+    code, _, err = run(capsys, ["plan", "keys.yaml"], env)
+    assert code == 1 and "keys.yaml:7:" in err and "there is no Key Vault kv-nowhere" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_vault_certificate_key_uploads_the_certificate_only(emu, env, vault, folder, capsys):
+    cert = certificate("saml signing", nbf=int(time.time()) - DAY)
+    vault.import_certificate("saml-signing", cert)
+    (folder / "saml.yaml").write_text("""version: 1
+keySets:
+  - name: SamlSigning
+    keys:
+      - kind: certificate
+        file: {keyVault: {vault: kv-dev, certificate: saml-signing}}
+""")
+    code, out, err = run(capsys, ["apply", "saml.yaml", "--auto-approve"], env)
+    assert code == 0, err
+    assert [r["path"].rsplit("/", 1)[1] for r in writes(emu)][-1] == "uploadCertificate"
+    (live,) = emu.state()["keySets"][0]["keys"]
+    assert live["x5t"].rstrip("=") == x5t(cert)

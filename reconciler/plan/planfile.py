@@ -55,7 +55,9 @@ def manifest_record(state: DesiredState, paths: list[str], policies=()) -> dict:
         for ks in state.keysets for k in ks.keys if k.secret is not None
     })
     record = {"paths": list(paths), "files": files, "secretReferences": refs}
-    certificates = sorted(f"{ks.id}: {k.file if k.file.in_vault else os.path.join(k.file.base_dir, k.file.name)} x5t {k.x5t}"
+    # a vault's certificate by its reference only: its thumbprint is read after the manifests (the plan's changes hold it)
+    certificates = sorted(f"{ks.id}: Key Vault {k.file.vault} certificate {k.file.name}" if k.file.in_vault else
+                          f"{ks.id}: {os.path.join(k.file.base_dir, k.file.name)} x5t {k.x5t}"
                           for ks in state.keysets for k in ks.keys if k.file is not None)
     if certificates:  # a certificate file is not a manifest, but the plan depends on what it holds
         record["certificates"] = certificates
