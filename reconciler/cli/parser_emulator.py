@@ -1,5 +1,6 @@
-"""The arguments of `b2ckeys emulator`: address, tenant, roles, latency, throttle, faults
-readings and Key Vaults. The emulator itself is imported only to check a fault spec, a reading or a vault name."""
+"""The arguments of `b2ckeys emulator`: address, tenant, roles, latency, throttle, faults,
+readings and Key Vaults. The emulator itself is imported only to check a fault spec, a reading
+or a vault name."""
 
 from __future__ import annotations
 
@@ -54,9 +55,10 @@ def _number_at_least(low: float, kind=int, above: bool = False):
 def add_emulator_command(sub) -> None:
     p = sub.add_parser(
         "emulator",
-        help="run a local Graph + token service emulator over HTTPS, for tests and trials",
+        help="run a local Graph + token service (+ Key Vault) emulator over HTTPS, for tests and trials",
         description="Serve a strict local emulator of Microsoft Graph trustFramework/keySets and of "
-        "the token service, over HTTPS on loopback with a CA it generates. When ready it prints "
+        "the token service (and, with --vault, Azure Key Vault), over HTTPS on loopback with a CA it "
+        "generates. When ready it prints "
         "(and with --env-file writes) the environment that points b2ckeys at it.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
