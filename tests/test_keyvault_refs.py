@@ -93,7 +93,9 @@ def test_a_new_version_is_exactly_one_new_key_and_a_pinned_version_stays_put(emu
     assert code == 0, err
     assert len(uploaded(emu)) - before == 1
     assert keys_in(emu) == {"B2C_1A_FacebookSecret": 2}
-    assert "No changes" in run(capsys, ["plan", latest], env)[1]
+    code, out, _ = run(capsys, ["plan", latest], env)
+    assert "No changes" in out and "Not in any manifest" not in out  # the earlier version's key stays managed
+    assert run(capsys, ["drift", latest], env)[0] == 0
 
 
 def test_drift_reports_an_expiring_vault_secret_and_a_newer_version_than_the_pinned_one(emu, env, vault, folder,
@@ -121,6 +123,14 @@ def test_a_403_names_the_vault_and_the_role_at_the_manifest_line(emu, env, vault
     assert code == 1
     assert f"{folder / 'keys.yaml'}:7:" in err and "Key Vault kv-dev" in err and "'Key Vault Secrets User'" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_role_the_error_names_is_enough_for_plan_and_apply(emu, env, vault, folder, capsys):
+    vault.set_secret("facebook", CANARY)
+    emu.set_vault_roles("kv-dev", ["Key Vault Secrets User"])
+    code, _, err = run(capsys, ["apply", manifest(folder), "--auto-approve"], env)
+    assert code == 0, err
+    assert keys_in(emu) == {"B2C_1A_FacebookSecret": 1}
 
 
 def test_a_missing_secret_and_a_missing_version_are_located_errors(emu, env, vault, folder, capsys):
@@ -293,3 +303,18 @@ keySets:
     assert [r["path"].rsplit("/", 1)[1] for r in writes(emu)][-1] == "uploadCertificate"
     (live,) = emu.state()["keySets"][0]["keys"]
     assert live["x5t"].rstrip("=") == x5t(cert)
+
+
+def test_the_vault_session_sends_to_the_vault_s_origin_only(emu):
+    from reconciler.graph.keyvault import _OriginSession
+    from reconciler.graph.settings import from_environment
+
+    session = _OriginSession(emu.url + "/vaults/kv-dev", from_environment(emu.env))
+    start = len(emu.requests())
+    with pytest.raises(ReconcilerError, match="only the vault's own origin"):
+        session.get("https://127.0.0.1:1/vaults/kv-dev/secrets/x?api-version=7.4")
+    host, port = emu.url.rsplit(":", 1)
+    with pytest.raises(ReconcilerError):  # the same host on another port is another origin
+        session.get(f"{host}:{int(port) + 1}/vaults/kv-dev")
+    assert len(emu.requests()) == start
+    assert session.get(emu.url + "/vaults/kv-dev/secrets/x?api-version=7.4").status_code == 401

@@ -104,6 +104,10 @@ class VaultReader:
         """The latest enabled version, also for a pinned reference (drift's "newer version")."""
         return _newest(self._call(ref, lambda: self._versions(ref)))
 
+    def versions(self, ref: SecretRef) -> list[VaultVersion]:
+        """Every version's attributes (listed once a run)."""
+        return self._call(ref, lambda: self._versions(ref))
+
     def value(self, ref: SecretRef) -> str:
         """The value of the planned version (apply only, just before the upload)."""
         def get():

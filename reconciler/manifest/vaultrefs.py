@@ -19,7 +19,7 @@ import dataclasses
 from typing import Callable, Iterator
 
 from ..core.diagnostics import Location
-from ..core.model import CertificateVersion, DesiredKey, DesiredState, SecretRef, VaultVersion
+from ..core.model import CertificateVersion, DesiredKey, DesiredState, LiveState, SecretRef, VaultVersion
 
 
 def vault_ref(data: dict, location: Location) -> SecretRef:
@@ -65,3 +65,35 @@ def _with_facts(key: DesiredKey, secret_version, certificate) -> DesiredKey:
         ref = dataclasses.replace(key.file, version=found.version)
         return dataclasses.replace(key, file=ref, x5t=found.x5t, nbf=found.nbf, exp=found.exp)
     return key
+
+
+def with_earlier_versions(state: DesiredState, live: LiveState,
+                          versions: Callable[[SecretRef], list[VaultVersion]]) -> DesiredState:
+    """The state with, beside each key that follows a secret's latest version (no `version:`
+    and no dates in the manifest), a key for each earlier enabled version whose key is in the
+    tenant already, with the dates it took then. So the key a rotation left behind stays
+    managed (not reported as unmanaged, nor disabled by `disableUnmanagedKeys`) while its
+    version is enabled in the vault; none is ever uploaded, as each matches a live key."""
+    keysets = []
+    for keyset in state.keysets:
+        found = live.find(keyset.id)
+        keys = list(keyset.keys)
+        for key in keyset.keys if found is not None else ():
+            ref = key.secret
+            if ref is None or not ref.in_vault or ref.pinned or key.nbf != _valid_from(key, versions):
+                continue
+            for version in versions(ref):
+                if not version.enabled or version.version.lower() == ref.version.lower():
+                    continue
+                earlier = dataclasses.replace(key, nbf=version.valid_from, exp=version.exp,
+                                              secret=dataclasses.replace(ref, version=version.version))
+                if any(earlier.matches_exactly(k) for k in found.keys) and all(k.identity != earlier.identity
+                                                                              for k in keys):
+                    keys.append(earlier)
+        keysets.append(dataclasses.replace(keyset, keys=tuple(keys)) if len(keys) != len(keyset.keys) else keyset)
+    return dataclasses.replace(state, keysets=tuple(keysets))
+
+
+def _valid_from(key: DesiredKey, versions) -> int | None:
+    """The nbf the key took from its version: equal to the key's own unless the manifest gave dates."""
+    return next((v.valid_from for v in versions(key.secret) if v.version.lower() == key.secret.version.lower()), None)

@@ -50,7 +50,7 @@ def load_saved_plan(session: Session, path: str, *, workers: int = 1) -> Planned
         when = saved.get("createdAt", "?")
         lines = live_changes(then, live_data(live)) or ["the live key sets differ from the plan's record"]
         raise ApplyRefused(_stale(path, f"the tenant changed since the plan was made ({when})", lines))
-    fresh = make_plan(state, live, now=now)
+    fresh = make_plan(session.vaults.with_earlier(state, live), live, now=now)
     if plan_data(fresh)["changes"] != saved["plan"].get("changes"):
         raise ApplyRefused(_stale(path, "planning again now gives other changes", [
             "the tenant and the manifests are as recorded, so time did it: a key's exp has passed, a rotation "

@@ -150,6 +150,7 @@ class Session:
         kind = kind_from_environment(self.environ)
         self.report([d for d in sign_in_notices(self.environ) if d not in self.diagnostics])  # once a run
         settings = settings_from(self.environ, app_required=kind.needs_app)
+        self.vaults.settings = self.vaults.settings or settings  # vault reads share the run's deadline
         provider = TokenProvider(settings, self.environ)
         if callable(tenant):
             provider.identity()  # signs in while the manifests load
@@ -204,7 +205,7 @@ class Session:
         are the plan's first warnings."""
         now = int(time.time())
         live, warnings = read_live(client, state, now, listed=listed)
-        made = planner.plan(state, live, now=now)
+        made = planner.plan(self.vaults.with_earlier(state, live), live, now=now)
         return replace(made, warnings=tuple(warnings) + made.warnings) if warnings else made
 
     def plan(self, paths: Sequence[str] = (), *, policies: Sequence[str] = ()) -> Planned:
@@ -242,7 +243,8 @@ class Session:
                     graph_active[keyset.id] = client.get_active_key(keyset.id)
                 except GraphNotFound:  # deleted since the list: nothing to compare
                     continue
-        return drift(state, live, now, window_days, graph_active, vault_secrets=vault_secrets)
+        return drift(self.vaults.with_earlier(state, live), live, now, window_days, graph_active,
+                     vault_secrets=vault_secrets)
 
     def export(self, *, schema_ref: str) -> ExportResult:
         """The tenant's key sets as a manifest, secrets as references (`b2ckeys export`)."""

@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping
 
-from ..core.model import DesiredState, SecretRef, VaultVersion
+from ..core.model import DesiredState, LiveState, SecretRef, VaultVersion
 from ..graph.keyvault import VaultReader
+from ..graph.settings import Settings
 from ..graph.settings import from_environment as settings_from
 from ..graph.vaultplaces import vault_resource
-from ..manifest.vaultrefs import vault_refs, with_vault_facts
+from ..manifest.vaultrefs import vault_refs, with_earlier_versions, with_vault_facts
 from ..plan.drift import VaultSecret
 from ..signin.auth import TokenProvider
 from ..signin.credentials import kind_from_environment
@@ -24,13 +25,14 @@ from ..signin.credentials import kind_from_environment
 class VaultAccess:
     def __init__(self, environ: Mapping[str, str]):
         self.environ = environ
+        self.settings: Settings | None = None  # the run's (Graph's), when signed in already: one deadline
         self._reader: VaultReader | None = None
 
     @property
     def reader(self) -> VaultReader:
         if self._reader is None:
             kind = kind_from_environment(self.environ)
-            settings = settings_from(self.environ, app_required=kind.needs_app)
+            settings = self.settings or settings_from(self.environ, app_required=kind.needs_app)
             provider = TokenProvider(settings, self.environ, resource=vault_resource(self.environ))
             self._reader = VaultReader(settings, provider.token, self.environ)
         return self._reader
@@ -49,6 +51,12 @@ class VaultAccess:
                 return self.reader.version(dataclasses.replace(ref, version=recorded, pinned=True))
             return self.reader.version(ref)
         return with_vault_facts(state, secret_version, self.reader.certificate)
+
+    def with_earlier(self, state: DesiredState, live: LiveState) -> DesiredState:
+        """`vaultrefs.with_earlier_versions`: the keys earlier versions left in the tenant stay managed."""
+        if not any(True for _ in vault_refs(state)):
+            return state
+        return with_earlier_versions(state, live, self.reader.versions)
 
     def secrets_now(self, state: DesiredState) -> list[VaultSecret]:
         """What `drift` checks of each vault secret (state `with_facts`): the planned
