@@ -192,8 +192,9 @@ def test_demo_runs_two_environments_from_two_vaults_and_a_rotation_without_showi
     [added] = [line.strip() for line in rotation.splitlines() if line.strip().startswith("+ ")]  # exactly one key
     assert added.startswith("+ key in B2C_1A_FacebookSecret: upload secret from Key Vault kv-b2c-prod secret "
                             f"FacebookAppSecret version {prod2} (sig), nbf "), added  # the new version
-    assert "Plan: 0 key sets to create, 1 key to add, 1 key to disable." in rotation  # the old one, disabled
-    assert "Apply complete: 0 key sets created, 1 key added, 1 key disabled." in applied
+    assert "Plan: 0 key sets to create, 1 key to add." in rotation
+    assert "Not in any manifest" not in rotation  # the old version's key stays managed
+    assert "Apply complete: 0 key sets created, 1 key added." in applied
     assert "No drift" in drift_dev and "No drift" in drift_prod
     assert "kv-b2c-dev" not in rotation and dev1 not in rotation  # dev's vault is not prod's
     assert CANARY not in out + err
