@@ -15,11 +15,10 @@ made from a tenant that changed since, and gives it back at the end. `plan_to_ap
 `b2ckeys apply` uses) takes it before reading the tenant; use `with Session() as session:`
 so that it is given back also when nothing is applied.
 
-With an environments file (b2ckeys.yaml), B2CKEYS_ENV in `environ` selects the
-environment (`Session({**os.environ, "B2CKEYS_ENV": "dev"})`): its variables go into the
-manifests and its tenant is the guard; without one, plan, apply, drift and export refuse.
-
-Every user error is a `ReconcilerError` carrying its location; nothing here exits.
+With an environments file (b2ckeys.yaml), B2CKEYS_ENV in `environ` selects the environment
+(`Session({**os.environ, "B2CKEYS_ENV": "dev"})`): its variables go into the manifests and its tenant is
+the guard; without one, plan, apply, drift and export refuse. Every user error is a `ReconcilerError`
+carrying its location; nothing here exits.
 """
 
 from __future__ import annotations
