@@ -1,7 +1,7 @@
-"""The library face: `Session` runs load → sign in → guards → read live → plan → apply
-(octoDNS's `Manager`) and returns data. It prints nothing: each step's warnings go to
-`on_diagnostics` as soon as they are known (the CLI prints them there, so a warning
-comes before the error that may follow it), and are kept in `Session.diagnostics`.
+"""The library face: `Session` runs load → sign in → guards → read live → plan → apply (octoDNS's
+`Manager`) and returns data. It prints nothing: each step's warnings go to `on_diagnostics` as soon as they
+are known (the CLI prints them there, so a warning comes before the error that may follow it), and are
+kept in `Session.diagnostics`.
 
     from reconciler import Session
 
@@ -10,10 +10,9 @@ comes before the error that may follow it), and are kept in `Session.diagnostics
     if not planned.plan.is_empty:
         report = session.apply(planned)       # ApplyReport: done, failed, not attempted
 
-`apply` holds the tenant lease (`graph.lease`) while it writes: it takes it, refuses a plan
-made from a tenant that changed since, and gives it back at the end. `plan_to_apply` (what
-`b2ckeys apply` uses) takes it before reading the tenant; use `with Session() as session:`
-so that it is given back also when nothing is applied.
+`apply` holds the tenant lease (`graph.lease`) while it writes: it takes it, refuses a plan made from a tenant
+that changed since, and gives it back at the end. `plan_to_apply` (what `b2ckeys apply` uses) takes it before
+reading the tenant; use `with Session() as session:` so that it is given back also when nothing is applied.
 
 With an environments file (b2ckeys.yaml), B2CKEYS_ENV in `environ` selects the environment
 (`Session({**os.environ, "B2CKEYS_ENV": "dev"})`): its variables go into the manifests and its tenant is
