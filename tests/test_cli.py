@@ -4,6 +4,7 @@ run the installed module in a subprocess, as a shell user would."""
 
 import io
 import os
+import re
 import subprocess
 import sys
 
@@ -159,12 +160,43 @@ def test_canary_secret_never_printed_nor_logged(env, capsys, tmp_path):
     assert env["AZURE_CLIENT_SECRET"] not in everything
 
 
-def test_demo_runs_the_whole_cycle_without_showing_the_secret(env, capsys):
+def test_demo_runs_two_environments_from_two_vaults_and_a_rotation_without_showing_the_secret(env, capsys):
+    """Two tenants with a vault each; a plan per environment; apply; a new version in prod's vault
+    is exactly one new key in prod's next plan; then drift is clean in both. FACEBOOK_APP_SECRET
+    (the canary) is dev's secret: put in the vault, uploaded, never shown."""
+    folder = os.getcwd()
     code, out, err = run(capsys, ["demo"], env)
     assert code == 0, err
-    assert out.count("$ b2ckeys ") == 5
-    assert "Apply complete: 3 key sets created, 3 keys added." in out
-    assert "No changes." in out
+    assert os.getcwd() == folder  # the demo ran in the starter's folder, and came back
+    commands = re.findall(r"^\$ b2ckeys (.*)$", out, flags=re.M)
+    assert commands == [
+        "validate manifests/",
+        "plan manifests/ --env dev", "plan manifests/ --env prod",
+        "apply --auto-approve manifests/ --env dev", "apply --auto-approve manifests/ --env prod",
+        "plan --detailed-exitcode manifests/ --env prod", "apply --auto-approve manifests/ --env prod",
+        "drift manifests/ --env dev", "drift manifests/ --env prod",
+    ]
+    validate, plan_dev, plan_prod, apply_dev, apply_prod, rotation, applied, drift_dev, drift_prod = \
+        re.split(r"^\$ b2ckeys .*$", out, flags=re.M)[1:]
+    assert "Valid for environment dev" in validate and "Valid for environment prod" in validate
+    versions = re.findall(r"Set Secret: PUT https://127\.0\.0\.1:\d+/vaults/(kv-b2c-\w+)/secrets/FacebookAppSecret "
+                          r"-> version ([0-9a-f]{32})", out)
+    assert [vault for vault, _ in versions] == ["kv-b2c-dev", "kv-b2c-prod", "kv-b2c-prod"]
+    (_, dev1), (_, prod1), (_, prod2) = versions
+    for name, vault, version, plan, apply in (("dev", "kv-b2c-dev", dev1, plan_dev, apply_dev),
+                                              ("prod", "kv-b2c-prod", prod1, plan_prod, apply_prod)):
+        assert plan.startswith(f"\nEnvironment: {name}\n")
+        assert f"upload secret from Key Vault {vault} secret FacebookAppSecret version {version}" in plan
+        assert "Plan: 3 key sets to create, 3 keys to add." in plan
+        assert "Apply complete: 3 key sets created, 3 keys added." in apply
+    [added] = [line.strip() for line in rotation.splitlines() if line.strip().startswith("+ ")]  # exactly one key
+    assert added.startswith("+ key in B2C_1A_FacebookSecret: upload secret from Key Vault kv-b2c-prod secret "
+                            f"FacebookAppSecret version {prod2} (sig), nbf "), added  # the new version
+    assert "Plan: 0 key sets to create, 1 key to add." in rotation
+    assert "Not in any manifest" not in rotation  # the old version's key stays managed
+    assert "Apply complete: 0 key sets created, 1 key added." in applied
+    assert "No drift" in drift_dev and "No drift" in drift_prod
+    assert "kv-b2c-dev" not in rotation and dev1 not in rotation  # dev's vault is not prod's
     assert CANARY not in out + err
 
 

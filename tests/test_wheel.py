@@ -45,6 +45,8 @@ def test_the_wheel_carries_the_schema_and_the_starter_pack_and_nothing_of_the_te
     names = zipfile.ZipFile(wheel).namelist()
     assert "reconciler/schemas/keysets.schema.json" in names
     assert "reconciler/examples/starter-pack.yaml" in names
+    assert "reconciler/examples/starter/b2ckeys.yaml" in names  # the demo's two environments
+    assert "reconciler/examples/starter/manifests/starter-pack.yaml" in names
     assert "reconciler/emulator/ASSUMPTIONS.md" in names
     assert not [n for n in names if n.startswith(("tests/", "reconciler/data/"))]
 
@@ -64,4 +66,5 @@ def test_the_wheel_installed_with_the_lock_runs_the_demo_from_another_folder(bui
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Demo complete" in result.stdout
     site = site_packages(python)
-    assert f"$ b2ckeys validate {site}/reconciler/examples/starter-pack.yaml" in result.stdout
+    assert f"In {site}/reconciler/examples/starter (b2ckeys.yaml and manifests/):" in result.stdout  # package data
+    assert "$ b2ckeys validate manifests/\nValid for environment dev" in result.stdout

@@ -288,9 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "demo",
-        help="start the emulator and run validate, plan, apply, plan, drift on the starter pack",
-        description="Start the emulator in this process and run validate, plan, apply, plan "
-        "again and drift on the B2C starter-pack key sets, to show the whole cycle with no tenant.",
+        help="start the emulator and run the starter in two environments: a plan each, apply, a Key Vault rotation, drift",
+        description="Start an emulated tenant and Key Vault per environment of the starter (dev, prod) and run validate, "
+        "a plan each, apply, a new vault version and the plan adding its key, and drift: the whole cycle, no tenant.",
     )
     add_schema_command(sub)
     add_environments_command(sub)

@@ -20,8 +20,8 @@ from typing import Any, Sequence
 
 from ..core.diagnostics import Diagnostic, Location, Severity
 from ..core.errors import ConfigError, ManifestError
-from ..core.model import (KEYSET_PREFIX, DesiredKey, DesiredKeySet, DesiredState, KeyKind, KeyType, KeyUse,
-                          Rotation, SecretRef, keyset_id, strip_prefix)
+from ..core.model import (KEYSET_PREFIX, DesiredKey, DesiredKeySet, DesiredState, KeyKind, KeyType, KeyUse, Rotation,
+                          SecretRef, keyset_id, strip_prefix)
 from .confine import SECRETS_ROOT_VARIABLE, repository_root
 from .dates import DateRefused, to_epoch
 from .environments import Scope, keyset_problem, other_tenant
@@ -29,8 +29,8 @@ from .files import find_manifest_files
 from .names import reserved
 from .schema import validate
 from .secrets import confinement_problem
-from .vaultrefs import vault_ref
 from .variables import substitute
+from .vaultrefs import vault_ref
 from .yamlload import load_document
 from .yamltree import Document, Path
 

@@ -1,7 +1,7 @@
-"""The library face: `Session` runs load → sign in → guards → read live → plan → apply
-(octoDNS's `Manager`) and returns data. It prints nothing: each step's warnings go to
-`on_diagnostics` as soon as they are known (the CLI prints them there, so a warning
-comes before the error that may follow it), and are kept in `Session.diagnostics`.
+"""The library face: `Session` runs load → sign in → guards → read live → plan → apply (octoDNS's
+`Manager`) and returns data. It prints nothing: each step's warnings go to `on_diagnostics` as soon as they
+are known (the CLI prints them there, so a warning comes before the error that may follow it), and are
+kept in `Session.diagnostics`.
 
     from reconciler import Session
 
@@ -10,15 +10,14 @@ comes before the error that may follow it), and are kept in `Session.diagnostics
     if not planned.plan.is_empty:
         report = session.apply(planned)       # ApplyReport: done, failed, not attempted
 
-`apply` holds the tenant lease (`graph.lease`) while it writes: it takes it, refuses a plan
-made from a tenant that changed since, and gives it back at the end. `plan_to_apply` (what
-`b2ckeys apply` uses) takes it before reading the tenant; use `with Session() as session:`
-so that it is given back also when nothing is applied.
+`apply` holds the tenant lease (`graph.lease`) while it writes: it takes it, refuses a plan made from a tenant
+that changed since, and gives it back at the end. `plan_to_apply` (what `b2ckeys apply` uses) takes it before
+reading the tenant; use `with Session() as session:` so that it is given back also when nothing is applied.
 
 With an environments file (b2ckeys.yaml), B2CKEYS_ENV in `environ` selects the environment
-(`Session({**os.environ, "B2CKEYS_ENV": "dev"})`): its variables go into the manifests and its
-tenant is the guard; without one, plan, apply, drift and export refuse. Every user error is a
-`ReconcilerError` carrying its location; nothing here exits.
+(`Session({**os.environ, "B2CKEYS_ENV": "dev"})`): its variables go into the manifests and its tenant is
+the guard; without one, plan, apply, drift and export refuse. Every user error is a `ReconcilerError`
+carrying its location; nothing here exits.
 """
 
 from __future__ import annotations
@@ -60,8 +59,9 @@ from .vaults import VaultAccess
 
 @dataclass(frozen=True)
 class Planned:
-    """A plan with what it was computed from, and the client (signed in, past the guards) that
-    `Session.apply` writes with; `writable`: it passed the write guard and is paced for apply."""
+    """A plan with what it was computed from, and the client (signed in, past the guards)
+    that `Session.apply` makes its changes with; `writable`: the client passed the write
+    permission's guard and is paced for apply's workers."""
 
     state: DesiredState
     plan: Plan
@@ -82,9 +82,9 @@ class Session:
         self.lease_options = lease or LeaseOptions()
         self._held: HeldLease | None = None
         self.identity: Identity | None = None  # who the last `connect` signed in as
-        self.vaults = VaultAccess(self.environ)  # Key Vault references: signs in to a vault when one is read
         self.scope: Scope | None = None  # the environment (b2ckeys.yaml) chosen by `environment`
         self._scoped = False
+        self.vaults = VaultAccess(self.environ)  # Key Vault references: signs in to a vault when one is read
 
     def __enter__(self) -> "Session":
         return self
