@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -22,11 +22,19 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from .pipeline import Context, Response
 from .vaultroles import Action
-from .vaultstore import CertificateVersion, VaultError, new_version, now
+from .vaultstore import CertificateVersion, VaultError, VaultStore, new_version, now
 from .vaultwire import RECOVERY, attributes, json_object, tags
 
-if TYPE_CHECKING:  # the API passes itself in; a type only, no import cycle at run time
-    from .vault import VaultApi
+
+class VaultSide(Protocol):
+    """What the certificates need of the vault's API (`vault.VaultApi`, which passes itself in)."""
+
+    store: VaultStore
+
+    def authorize(self, ctx: Context, vault: str, action: Action, collection: str, name: str) -> None: ...
+
+    def item_id(self, collection: str, name: str, version: str = "") -> str: ...
+
 
 PKCS12, PEM = "application/x-pkcs12", "application/x-pem-file"
 
@@ -86,7 +94,7 @@ def _key_props(key: Any) -> dict[str, Any]:
 
 
 class CertificatesApi:
-    def __init__(self, api: "VaultApi"):
+    def __init__(self, api: VaultSide):
         self.api = api
 
     def route(self, ctx: Context, vault: str, rest: list[str]) -> Response:
