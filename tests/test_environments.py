@@ -304,6 +304,11 @@ def test_drift_and_export_work_in_the_selected_environment_only(repo, capsys, en
     assert code == 0, err
     code, out, err = run(capsys, ["drift", "--env", "dev", "--format", "json"], environ)
     assert code == 0, (out, err)
+    assert json.loads(out)["environment"] == "dev"
+    code, out, err = run(capsys, ["drift", "--env", "dev"], environ)
+    assert code == 0 and out.startswith("Environment: dev\n\nDrift at "), (out, err)
+    code, out, err = run(capsys, ["drift", "--env", "dev", "--format", "markdown"], environ)
+    assert code == 0 and out.startswith("**Environment:** `dev`\n\n"), (out, err)
     code, out, err = run(capsys, ["export", "--env", "dev"], environ)
     assert code == 0, err
     assert "name: FacebookSecret" in out and "name: DevOnly" in out
