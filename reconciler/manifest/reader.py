@@ -206,6 +206,9 @@ class _FileChecker:
         rotate = self._rotation(path + ("rotate",), item)
         if _INVALID in (secret, certificate, rotate):
             return None
+        if secret is not None and secret.in_vault and not secret.pinned and (nbf, exp) != (None, None):
+            written = path + ("nbf" if nbf is not None else "exp",)
+            self._emit(Diagnostic(Severity.WARNING, VAULT_DATES, self.doc.at(written)))
         kty = KeyType(item["kty"]) if kind is KeyKind.GENERATE else KeyType.OCT if kind is KeyKind.SECRET else KeyType.RSA
         return DesiredKey(kind, kty, KeyUse(item.get("use", "sig")), nbf, exp, secret, self.doc.at(path),
                           file=certificate, rotate=rotate)
@@ -286,6 +289,10 @@ class _FileChecker:
     def _emit(self, diagnostic: Diagnostic | None) -> None:
         if diagnostic is not None:
             self.out.append(diagnostic)
+
+
+VAULT_DATES = ("dates written here win over the Key Vault version's: a new version in the vault makes no new "
+               "key, so it is never uploaded; leave nbf and exp out to rotate with the vault, or pin a version")
 
 
 def _error(location: Location | None, message: str) -> Diagnostic:
