@@ -38,12 +38,21 @@ def emit_plan(plan: Plan, state, args, ctx: Context, *, environment: str | None 
 
 
 def render_plan(plan: Plan, fmt: str, *, color: bool = False, environment: str | None = None) -> str:
-    """The plan in `fmt`; with an `environment`, it says which (JSON: an "environment" member)."""
+    """The plan in `fmt`; with an `environment`, it says which (`with_environment`)."""
     if fmt == "json":
-        data = plan_data(plan)
-        return dumps({**data, "environment": environment} if environment else data)
-    shown = printable(environment or "")
-    if fmt == "markdown":
-        head = f"**Environment:** `{shown}`\n\n" if environment else ""
-        return head + render_plan_markdown(plan)
-    return (f"Environment: {shown}\n\n" if environment else "") + render_plan_text(plan, color=color)
+        return dumps(with_environment_member(plan_data(plan), environment))
+    body = render_plan_markdown(plan) if fmt == "markdown" else render_plan_text(plan, color=color)
+    return with_environment(body, fmt, environment)
+
+
+def with_environment(body: str, fmt: str, environment: str | None) -> str:
+    """Text or Markdown output of plan, show or drift, headed by the environment it is for, if any."""
+    if not environment:
+        return body
+    shown = printable(environment)
+    return (f"**Environment:** `{shown}`" if fmt == "markdown" else f"Environment: {shown}") + "\n\n" + body
+
+
+def with_environment_member(data: dict, environment: str | None) -> dict:
+    """JSON output of plan, show or drift, with an "environment" member when there is one."""
+    return {**data, "environment": environment} if environment else data
