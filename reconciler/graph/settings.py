@@ -24,13 +24,19 @@ class Cloud:
     name: str
     authority_host: str
     graph_url: str
+    vault_resource: str  # whom Key Vault tokens are for (graph.vaultplaces)
+    vault_domain: str  # the vaults' domain: https://NAME.<vault_domain>
 
 
 CLOUDS = {
-    "global": Cloud("global", "https://login.microsoftonline.com", "https://graph.microsoft.com"),
-    "usgov": Cloud("usgov", "https://login.microsoftonline.us", "https://graph.microsoft.us"),
-    "dod": Cloud("dod", "https://login.microsoftonline.us", "https://dod-graph.microsoft.us"),
-    "china": Cloud("china", "https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn"),
+    "global": Cloud("global", "https://login.microsoftonline.com", "https://graph.microsoft.com",
+                    "https://vault.azure.net", "vault.azure.net"),
+    "usgov": Cloud("usgov", "https://login.microsoftonline.us", "https://graph.microsoft.us",
+                   "https://vault.usgovcloudapi.net", "vault.usgovcloudapi.net"),
+    "dod": Cloud("dod", "https://login.microsoftonline.us", "https://dod-graph.microsoft.us",
+                 "https://vault.usgovcloudapi.net", "vault.usgovcloudapi.net"),
+    "china": Cloud("china", "https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn",
+                   "https://vault.azure.cn", "vault.azure.cn"),
 }
 
 DEFAULT_MAX_RPM = 200
@@ -69,10 +75,15 @@ class Settings:
         return ExtraCAs(self.ca_bundle) if self.ca_bundle else True
 
 
+def cloud_name_of(environ: Mapping[str, str]) -> str:
+    """B2CKEYS_CLOUD as given (lower case), `global` when unset; `from_environment` refuses an unknown one."""
+    return environ.get("B2CKEYS_CLOUD", "global").strip().lower() or "global"
+
+
 def from_environment(environ: Mapping[str, str], *, app_required: bool = True) -> Settings:
     """The settings of the environment. `app_required=False` (managed identity): no
     app registration needs naming, so AZURE_TENANT_ID and AZURE_CLIENT_ID are optional."""
-    cloud_name = environ.get("B2CKEYS_CLOUD", "global").strip().lower() or "global"
+    cloud_name = cloud_name_of(environ)
     cloud = CLOUDS.get(cloud_name)
     if cloud is None:
         raise ConfigError(

@@ -16,26 +16,20 @@ from urllib.parse import urlsplit
 
 from ..core.diagnostics import printable
 from ..core.errors import ConfigError
-from .settings import check_url, origin
+from .settings import CLOUDS, Cloud, check_url, cloud_name_of, origin
 
 KEYVAULT_URL_VARIABLE = "B2CKEYS_KEYVAULT_URL"
-VAULT_RESOURCES = {  # cloud → (the token's resource, the vaults' domain)
-    "global": ("https://vault.azure.net", "vault.azure.net"),
-    "usgov": ("https://vault.usgovcloudapi.net", "vault.usgovcloudapi.net"),
-    "dod": ("https://vault.usgovcloudapi.net", "vault.usgovcloudapi.net"),
-    "china": ("https://vault.azure.cn", "vault.azure.cn"),
-}
 _NAME = re.compile(r"^[A-Za-z0-9-]{1,127}$")  # Key Vault names: 3-24 of these; any other is refused here
 
 
-def cloud_of(environ: Mapping[str, str]) -> str:
-    name = environ.get("B2CKEYS_CLOUD", "global").strip().lower() or "global"
-    return name if name in VAULT_RESOURCES else "global"  # an unknown cloud is refused by graph.settings
+def cloud_of(environ: Mapping[str, str]) -> Cloud:
+    """B2CKEYS_CLOUD's cloud (`graph.settings.CLOUDS`); an unknown one is refused by graph.settings."""
+    return CLOUDS.get(cloud_name_of(environ), CLOUDS["global"])
 
 
 def vault_resource(environ: Mapping[str, str]) -> str:
     """Whom vault tokens are for: the cloud's Key Vault resource."""
-    return VAULT_RESOURCES[cloud_of(environ)][0]
+    return cloud_of(environ).vault_resource
 
 
 def vault_url(vault: str, environ: Mapping[str, str]) -> str:
@@ -44,7 +38,7 @@ def vault_url(vault: str, environ: Mapping[str, str]) -> str:
     origin: a manifest (a pull request's, say) cannot send a vault token to a host of its choosing."""
     if vault.lower().startswith(("https://", "http://")):
         check_url(vault, "vault")
-        host, domain = (urlsplit(vault).hostname or "").lower(), VAULT_RESOURCES[cloud_of(environ)][1]
+        host, domain = (urlsplit(vault).hostname or "").lower(), cloud_of(environ).vault_domain
         template = environ.get(KEYVAULT_URL_VARIABLE, "").strip()
         if not (host.endswith("." + domain) and urlsplit(vault).scheme.lower() == "https"
                 or template and origin(vault) == origin(template.replace("{name}", "x"))):
@@ -61,4 +55,4 @@ def vault_url(vault: str, environ: Mapping[str, str]) -> str:
         url = template.replace("{name}", vault)
         check_url(url, KEYVAULT_URL_VARIABLE)
         return url.rstrip("/")
-    return f"https://{vault.lower()}.{VAULT_RESOURCES[cloud_of(environ)][1]}"
+    return f"https://{vault.lower()}.{cloud_of(environ).vault_domain}"
